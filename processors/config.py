@@ -1,0 +1,33 @@
+"""Engine settings: window sizes, grace, session rules, currency, retention."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_FX_RATES = {
+    # Units of the reporting currency (USD) per unit; override with configuration or
+    # fx_rate_reported events.
+    "USD": 1.0, "EUR": 1.08, "GBP": 1.27, "JPY": 0.0067, "CNY": 0.14,
+    "CAD": 0.73, "AUD": 0.66, "BRL": 0.20, "CHF": 1.13, "SEK": 0.095,
+}
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    window_sizes_s: tuple[int, ...] = (60, 300, 3600, 86400)
+    grace_s: float = 60.0
+    grace_by_size_s: dict[int, float] = field(default_factory=dict)
+    session_timeout_s: float = 1800.0
+    session_max_s: float = 86400.0
+    idle_partition_s: float = 10.0
+    reporting_currency: str = "USD"
+    fx_rates: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_FX_RATES))
+    count_bot_chat_replies: bool = False
+    dedup_retention_s: float = 2 * 86400.0
+    entity_retention_s: float = 30 * 86400.0
+
+    def grace_for(self, size_s: int) -> float:
+        return self.grace_by_size_s.get(size_s, self.grace_s)
+
+    @property
+    def max_grace_s(self) -> float:
+        return max([self.grace_s, *self.grace_by_size_s.values()])

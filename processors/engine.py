@@ -1,0 +1,265 @@
+"""The KPI engine: validated events in, final and interim KPI snapshots out (pure, no I/O)."""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from schemas.events import Event, Rejection
+
+from .aggregates import MICROS, UNKNOWN, BucketAggregates, to_micros
+from .clock import PartitionClock
+from .config import EngineConfig
+from .registry import EVENT, KPIS, SCOPES, SESSION, Kpi
+from .sessions import SessionTracker
+from .service import ServiceTracker
+from .commerce import OrderTracker
+from .snapshots import window_snapshots
+from .state import TrackedStore
+from .windows import bucket_size_s, floor_to
+
+INF = math.inf
+
+
+@dataclass
+class LateEvent:
+    """An event that arrived for windows that were already final (by window name)."""
+
+    event: Event
+    windows: list[str]
+
+
+@dataclass
+class IngestReport:
+    accepted: int = 0
+    duplicates: Counter = field(default_factory=Counter)  # topic -> repeated (source, id)
+    late: list[LateEvent] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+class KpiEngine:
+    """Holds all KPI state; `ingest` events, then `advance` to get final snapshots.
+
+    Every state the engine keeps lives in a `TrackedStore` listed in `stores`, so a
+    shell can persist exactly the keys a batch changed and load them back on start.
+    """
+
+    def __init__(self, config: EngineConfig = EngineConfig(), kpis: tuple[Kpi, ...] = KPIS):
+        self.config = config
+        self.sizes = tuple(sorted(config.window_sizes_s))
+        self.bucket_s = bucket_size_s(list(self.sizes))
+        self.kpis_by_scope = {scope: [k for k in kpis if k.scope == scope] for scope in SCOPES}
+        self.aggregates = BucketAggregates(self.bucket_s)
+        self.clock = PartitionClock(config.idle_partition_s)
+        self.seen = TrackedStore("seen")
+        self.meta = TrackedStore("meta")
+        self.counters: Counter[str] = Counter()
+        self.frontier: dict[str, dict[int, float]] = {s: {z: -INF for z in self.sizes} for s in SCOPES}
+        self.sessions = SessionTracker(self)
+        self.orders = OrderTracker(self)
+        self.service = ServiceTracker(self)
+        self._handlers = {**self.sessions.handlers(), **self.orders.handlers(), **self.service.handlers()}
+        self._bucket_index: dict[str, set[int]] = {s: set() for s in SCOPES}
+        self._touched: set[tuple[str, int, int]] = set()
+        self._seen_by_hour: dict[int, list[str]] = {}
+        self._report = IngestReport()
+        self._late_sizes: set[int] | None = None
+        self._last_scan_wm = -INF
+        self._last_gc_hour = -INF
+
+    # ----------------------------------------------------------------- state
+    @property
+    def stores(self) -> list[TrackedStore]:
+        return [self.aggregates.store, self.seen, self.meta, *self.sessions.stores(),
+                *self.orders.stores(), *self.service.stores()]
+
+    def load(self, store_name: str, items) -> None:
+        by_name = {s.name: s for s in self.stores}
+        by_name[store_name].load(items)
+
+    def after_load(self, now_wall: float) -> None:
+        """Rebuild derived indexes once every store has been loaded."""
+        for key in self.aggregates.store:
+            scope, _, start = key.partition("|")
+            self._bucket_index[scope].add(int(start))
+        for key, t in self.seen.items():
+            self._seen_by_hour.setdefault(int(t // 3600), []).append(key)
+        frontier = self.meta.get("frontier")
+        if frontier:
+            for scope, by_size in frontier.items():
+                for size, value in by_size.items():
+                    if int(size) in self.frontier[scope]:
+                        self.frontier[scope][int(size)] = -INF if value is None else value
+        clock = self.meta.get("clock")
+        if clock:
+            self.clock.restore(clock, now_wall)
+            if self.clock.watermark is None:
+                self.clock.watermark = -INF
+        self.sessions.after_load()
+
+    def _save_meta(self) -> None:
+        self.meta["frontier"] = {s: {str(z): (None if v == -INF else v) for z, v in f.items()}
+                                 for s, f in self.frontier.items()}
+        clock = self.clock.snapshot()
+        self.meta["clock"] = {"max_time": clock["max_time"],
+                              "watermark": None if clock["watermark"] == -INF else clock["watermark"]}
+
+    # ---------------------------------------------------------------- ingest
+    def ingest(self, events: list[Event], now_wall: float) -> IngestReport:
+        report = self._report = IngestReport()
+        seen, handlers = self.seen, self._handlers
+        for event in events:
+            key = f"{event.source}\x1f{event.id}"
+            if key in seen:
+                report.duplicates[event.topic] += 1
+                continue
+            seen[key] = event.time_s
+            self._seen_by_hour.setdefault(int(event.time_s // 3600), []).append(key)
+            self.clock.observe(f"{event.topic}:{event.partition}", event.time_s, now_wall)
+            report.accepted += 1
+            handler = handlers.get(event.type)
+            if handler is None:
+                continue
+            self._late_sizes = None
+            handler(event)
+            if self._late_sizes:
+                names = [_name(z) for z in self.sizes if z in self._late_sizes]
+                report.late.append(LateEvent(event, names))
+        self._late_sizes = None
+        return report
+
+    def reject(self, event: Event, reason: str, detail: str = "") -> None:
+        """Turn an event the engine cannot use (e.g. a currency with no rate) into a dead letter."""
+        import orjson
+
+        value = orjson.dumps({"id": event.id, "source": event.source, "type": event.type, "data": event.data})
+        self._report.rejected.append(
+            Rejection(reason, event.topic, event.partition, event.offset, value, None, detail))
+
+    def late_sizes(self, scope: str, t: float) -> list[int]:
+        return [z for z in self.sizes if floor_to(t, z) + z <= self.frontier[scope][z]]
+
+    def mark_late(self, sizes) -> None:
+        """Note that the event being handled missed the (already final) windows of these sizes."""
+        if self._late_sizes is None:
+            self._late_sizes = set(sizes)
+        else:
+            self._late_sizes.update(sizes)
+
+    def contribute(self, scope: str, t: float, dims: dict[str, str], amounts: dict) -> bool:
+        """Add amounts to the bucket of time `t`; False when every window of `t` is final."""
+        late = self.late_sizes(scope, t)
+        if late:
+            self.mark_late(late)
+            self.counters["late_contributions"] += 1
+            if len(late) == len(self.sizes):
+                return False
+        bucket = floor_to(t, self.bucket_s)
+        self.aggregates.add(scope, bucket, dims, amounts)
+        self._bucket_index[scope].add(bucket)
+        for z in self.sizes:
+            self._touched.add((scope, z, floor_to(t, z)))
+        return True
+
+    def to_reporting(self, amount: float, currency: str) -> float | None:
+        rate = self.config.fx_rates.get(currency)
+        return None if rate is None else amount * rate
+
+    # --------------------------------------------------------------- advance
+    @property
+    def watermark(self) -> float:
+        return self.clock.watermark
+
+    def advance(self, now_wall: float, emitted_at: float | None = None) -> list[dict]:
+        """Move stream time forward; return the final snapshots of windows that closed."""
+        wm = self.clock.advance(now_wall)
+        if wm == -INF:
+            return []
+        if wm - self._last_scan_wm >= 1.0:
+            self._last_scan_wm = wm
+            self.sessions.close_due(wm)
+        snapshots = self._finalize(wm, now_wall if emitted_at is None else emitted_at)
+        self._collect_garbage(wm)
+        self._save_meta()
+        return snapshots
+
+    def flush(self, emitted_at: float) -> list[dict]:
+        """Close every session and finalize every window (end of a batch computation)."""
+        self.sessions.close_due(INF)
+        snapshots = self._finalize(INF, emitted_at)
+        self._save_meta()
+        return snapshots
+
+    def _frontiers(self, wm: float) -> dict[str, dict[int, float]]:
+        pending = self.sessions.min_pending_time()
+        result = {}
+        for scope in SCOPES:
+            result[scope] = {}
+            for z in self.sizes:
+                edge = INF if wm == INF else floor_to(wm - self.config.grace_for(z), z)
+                if scope == SESSION and pending != INF:
+                    edge = min(edge, floor_to(pending, z))
+                result[scope][z] = max(edge, self.frontier[scope][z])
+        return result
+
+    def _finalize(self, wm: float, emitted_at: float) -> list[dict]:
+        snapshots: list[dict] = []
+        new = self._frontiers(wm)
+        for scope in SCOPES:
+            starts = sorted(self._bucket_index[scope])
+            for z in self.sizes:
+                old_edge, new_edge = self.frontier[scope][z], new[scope][z]
+                if new_edge <= old_edge:
+                    continue
+                windows = sorted({floor_to(b, z) for b in starts if old_edge < floor_to(b, z) + z <= new_edge})
+                for w in windows:
+                    totals = self.aggregates.window_totals(scope, w, z)
+                    snapshots += window_snapshots(
+                        self.kpis_by_scope[scope], totals, z, w, final=True,
+                        emitted_at=emitted_at, currency=self.config.reporting_currency)
+                    self._touched.discard((scope, z, w))
+                self.frontier[scope][z] = new_edge
+        return snapshots
+
+    def interim(self, emitted_at: float) -> list[dict]:
+        """Snapshots (final=false) of the open windows changed since the last call."""
+        snapshots: list[dict] = []
+        touched, self._touched = self._touched, set()
+        for scope, z, w in sorted(touched):
+            if w + z <= self.frontier[scope][z]:
+                continue
+            totals = self.aggregates.window_totals(scope, w, z)
+            snapshots += window_snapshots(
+                self.kpis_by_scope[scope], totals, z, w, final=False,
+                emitted_at=emitted_at, currency=self.config.reporting_currency)
+        return snapshots
+
+    # ------------------------------------------------------------ clean-up
+    def _collect_garbage(self, wm: float) -> None:
+        for scope in SCOPES:
+            index = self._bucket_index[scope]
+            done = [b for b in index
+                    if all(floor_to(b, z) + z <= self.frontier[scope][z] for z in self.sizes)]
+            for b in done:
+                index.discard(b)
+                self.aggregates.drop(scope, b)
+        hour = int(wm // 3600)
+        if hour <= self._last_gc_hour:
+            return
+        self._last_gc_hour = hour
+        horizon = wm - self.config.dedup_retention_s
+        for h in [h for h in self._seen_by_hour if (h + 1) * 3600 <= horizon]:
+            for key in self._seen_by_hour.pop(h):
+                self.seen.pop(key)
+        entity_horizon = wm - self.config.entity_retention_s
+        self.orders.expire(entity_horizon)
+        self.service.expire(entity_horizon)
+
+
+def _name(size_s: int) -> str:
+    from .windows import window_name
+
+    return window_name(size_s)
+
+
+__all__ = ["KpiEngine", "IngestReport", "LateEvent", "EVENT", "SESSION", "MICROS", "UNKNOWN", "to_micros"]

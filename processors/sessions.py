@@ -1,0 +1,207 @@
+"""Sessions: the 30-minute inactivity rule, session attributes, and session-scoped measures."""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from schemas.events import Event
+
+from .aggregates import MICROS, UNKNOWN
+from .channels import classify_channel, referrer_host
+from .registry import SESSION
+from .state import TrackedStore
+from .windows import floor_to
+
+if TYPE_CHECKING:
+    from .engine import KpiEngine
+
+INF = math.inf
+PAGE_VIEW_TYPES = ("page_viewed", "product_viewed")
+CLICK_TYPES = ("page_viewed", "product_viewed", "product_added", "product_removed", "checkout_started")
+
+# Session record (a plain dict, persisted as JSON):
+#   start, last       first and last event time of the session (s)
+#   anon, cust        anonymous_id, customer_id
+#   channel, device, country, source   attributes of the first event
+#   pv                {bucket_start: page views in that bucket}
+#   npv               page views in total
+#   cart, checkout    saw product_added / checkout_started
+# Pending record (orders and pre-sales chats that name a session; the session takes
+# them when it closes):  {"o": [[time, revenue_micros], ...], "c": [[time, chat_channel], ...]}
+
+
+def session_attributes(event: Event) -> dict:
+    data = event.data
+    page = data.get("page") or {}
+    campaign = data.get("campaign") or {}
+    referrer = page.get("referrer")
+    return {
+        "channel": classify_channel(campaign, referrer),
+        "device": data.get("device") or UNKNOWN,
+        "country": data.get("country") or UNKNOWN,
+        "source": str(campaign.get("source") or referrer_host(referrer) or "(direct)").lower(),
+        "anon": data["anonymous_id"],
+        "cust": data.get("customer_id"),
+    }
+
+
+class SessionTracker:
+    def __init__(self, engine: KpiEngine):
+        self.engine = engine
+        self.timeout_s = engine.config.session_timeout_s
+        self.max_s = engine.config.session_max_s
+        self.sessions = TrackedStore("sessions")
+        self.pending = TrackedStore("pending")
+        self.visitors = TrackedStore("visitors")  # anonymous_id -> [first session start, its session_id]
+        self._min_pending = INF
+
+    def stores(self) -> list[TrackedStore]:
+        return [self.sessions, self.pending, self.visitors]
+
+    def handlers(self):
+        return {t: self.on_click for t in CLICK_TYPES}
+
+    def after_load(self) -> None:
+        self._min_pending = self._scan_min_pending()
+
+    # ---------------------------------------------------------- click events
+    def on_click(self, event: Event) -> None:
+        sid, t = event.data["session_id"], event.time_s
+        session = self.sessions.get(sid)
+        if session is not None:
+            if t > session["last"] + self.timeout_s or t >= session["start"] + self.max_s:
+                self.close(sid, session)
+                session = None
+            elif t < session["start"] - self.timeout_s:
+                # Belongs to an earlier visit under the same id that is already closed.
+                self.engine.mark_late(self.engine.sizes)
+                return
+        if session is None:
+            late = self.engine.late_sizes(SESSION, t)
+            if len(late) == len(self.engine.sizes):
+                self.engine.mark_late(late)
+                return
+            session = {"start": t, "last": t, "pv": {}, "npv": 0, "cart": False, "checkout": False,
+                       **session_attributes(event)}
+            self.sessions[sid] = session
+            self._note_start(sid, session)
+        else:
+            if t < session["start"]:
+                session["start"] = t
+                session.update(session_attributes(event))
+                self._note_start(sid, session)
+            if t > session["last"]:
+                session["last"] = t
+            self.sessions.touch(sid)
+        kind = event.type
+        if kind in PAGE_VIEW_TYPES:
+            bucket = str(floor_to(t, self.engine.bucket_s))
+            session["pv"][bucket] = session["pv"].get(bucket, 0) + 1
+            session["npv"] += 1
+        elif kind == "product_added":
+            session["cart"] = True
+        elif kind == "checkout_started":
+            session["checkout"] = True
+
+    def _note_start(self, sid: str, session: dict) -> None:
+        anon, start = session["anon"], session["start"]
+        first = self.visitors.get(anon)
+        if first is None or (start, sid) < (first[0], first[1]):
+            self.visitors[anon] = [start, sid]
+        if start < self._min_pending:
+            self._min_pending = start
+
+    # ------------------------------------------------- orders and chats join
+    def add_pending(self, sid: str, kind: str, item: list) -> None:
+        record = self.pending.get(sid)
+        if record is None:
+            record = self.pending[sid] = {"o": [], "c": []}
+        else:
+            self.pending.touch(sid)
+        record[kind].append(item)
+        if kind == "c" and item[0] < self._min_pending:
+            self._min_pending = item[0]
+
+    def _take_pending(self, sid: str, until: float) -> tuple[list, list]:
+        record = self.pending.get(sid)
+        if record is None:
+            return [], []
+        orders = [o for o in record["o"] if o[0] <= until]
+        chats = [c for c in record["c"] if c[0] <= until]
+        record["o"] = [o for o in record["o"] if o[0] > until]
+        record["c"] = [c for c in record["c"] if c[0] > until]
+        if record["o"] or record["c"]:
+            self.pending.touch(sid)
+        else:
+            self.pending.pop(sid)
+        return orders, chats
+
+    # ----------------------------------------------------------- closing
+    def close(self, sid: str, session: dict) -> None:
+        """Attribute a finished session's measures to the windows they belong to."""
+        self.sessions.pop(sid)
+        engine = self.engine
+        orders, chats = self._take_pending(sid, session["last"] + self.timeout_s)
+        converted = bool(orders)
+        revenue = sum(o[1] for o in orders) / MICROS
+        npv = session["npv"]
+        bounced = npv == 1 and not session["cart"] and not session["checkout"] and not converted
+        first = self.visitors.get(session["anon"])
+        new_visitor = first is not None and first[0] == session["start"] and first[1] == sid
+        dims = {"channel": session["channel"], "device": session["device"], "country": session["country"]}
+        engine.contribute(SESSION, session["start"], dims, {
+            "sessions": 1,
+            "bounced_sessions": int(bounced),
+            "session_page_views": npv,
+            "session_duration_s": round(session["last"] - session["start"], 3),
+            "converted_sessions": int(converted),
+            "cart_sessions": int(session["cart"]),
+            "abandoned_cart_sessions": int(session["cart"] and not converted),
+            "session_revenue": revenue,
+            "new_visitor_sessions": int(new_visitor),
+            "mobile_sessions": int(session["device"] == "mobile"),
+            "visitors": session["anon"],
+        })
+        for bucket, count in session["pv"].items():
+            engine.contribute(SESSION, float(bucket), dims, {"page_views": count})
+        for chat_time, chat_channel in chats:
+            self.resolve_chat(chat_time, chat_channel, converted)
+
+    def resolve_chat(self, chat_time: float, chat_channel: str, converted: bool) -> None:
+        self.engine.contribute(SESSION, chat_time, {"chat_channel": chat_channel},
+                               {"presales_chats": 1, "presales_chats_converted": int(converted)})
+
+    def close_due(self, wm: float) -> None:
+        """Close sessions idle past timeout + grace, expire orphans; recompute the pending floor."""
+        guard = self.timeout_s + self.engine.config.max_grace_s
+        due = [(sid, s) for sid, s in self.sessions.items()
+               if s["last"] + guard < wm or s["start"] + self.max_s + self.engine.config.max_grace_s < wm]
+        for sid, session in sorted(due, key=lambda item: (item[1]["start"], item[0])):
+            self.close(sid, session)
+        for sid in [sid for sid in self.pending if sid not in self.sessions]:
+            record = self.pending[sid]
+            orphans_o = [o for o in record["o"] if o[0] + guard < wm]
+            orphans_c = [c for c in record["c"] if c[0] + guard < wm]
+            if not orphans_o and not orphans_c:
+                continue
+            self.engine.counters["orders_without_session"] += len(orphans_o)
+            for chat_time, chat_channel in orphans_c:
+                self.resolve_chat(chat_time, chat_channel, False)
+            record["o"] = [o for o in record["o"] if o[0] + guard >= wm]
+            record["c"] = [c for c in record["c"] if c[0] + guard >= wm]
+            if record["o"] or record["c"]:
+                self.pending.touch(sid)
+            else:
+                self.pending.pop(sid)
+        self._min_pending = self._scan_min_pending()
+
+    def _scan_min_pending(self) -> float:
+        starts = (s["start"] for s in self.sessions.data.values())
+        chats = (c[0] for r in self.pending.data.values() for c in r["c"])
+        return min(min(starts, default=INF), min(chats, default=INF))
+
+    def min_pending_time(self) -> float:
+        return self._min_pending
+
+    def open_sessions(self) -> int:
+        return len(self.sessions)

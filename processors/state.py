@@ -1,0 +1,61 @@
+"""Keyed state stores that remember which keys changed since the last checkpoint."""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Iterator
+
+
+class TrackedStore:
+    """A dict that records touched and deleted keys, so a shell can persist each once.
+
+    Values are plain JSON-able data. `encode`/`decode` convert in-memory values
+    (which may hold sets) to and from that form.
+    """
+
+    def __init__(self, name: str, encode: Callable[[Any], Any] = None, decode: Callable[[Any], Any] = None):
+        self.name = name
+        self.data: dict[str, Any] = {}
+        self._dirty: set[str] = set()
+        self._encode = encode or (lambda v: v)
+        self._decode = decode or (lambda v: v)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.data[key] = value
+        self._dirty.add(key)
+
+    def touch(self, key: str) -> None:
+        """Mark a value changed in place."""
+        self._dirty.add(key)
+
+    def pop(self, key: str, default: Any = None) -> Any:
+        self._dirty.add(key)
+        return self.data.pop(key, default)
+
+    def items(self):
+        return self.data.items()
+
+    def drain_changes(self) -> Iterator[tuple[str, Any | None]]:
+        """Yield (key, encoded value or None when deleted) for every key changed."""
+        dirty, self._dirty = self._dirty, set()
+        for key in dirty:
+            value = self.data.get(key)
+            yield key, (None if value is None else self._encode(value))
+
+    def load(self, items: Iterable[tuple[str, Any]]) -> None:
+        """Fill from persisted (key, encoded value) pairs without marking them changed."""
+        for key, value in items:
+            self.data[key] = self._decode(value)

@@ -1,0 +1,174 @@
+"""The Faust application: topics, the engine-state table, the agent, timers and web views."""
+from __future__ import annotations
+
+import logging
+import time
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from processors.engine import KpiEngine
+from schemas.decoder import Limits
+
+from .metrics import KpiCollector, OperationalMetrics
+from .pipeline import Pipeline, RawMessage
+from .serving import ServingStore
+from .settings import Settings
+from .state_table import EngineStateTable
+from .web import register_views
+
+log = logging.getLogger("shoppulse")
+
+
+def broker_credentials(settings: Settings):
+    """SASL/SSL credentials for Faust's Kafka client, or None for plaintext."""
+    protocol = settings.kafka_security_protocol.upper()
+    if protocol == "PLAINTEXT":
+        return None
+    import ssl
+
+    context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile or None)
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username, password=settings.kafka_sasl_password,
+        mechanism=settings.kafka_sasl_mechanism or "PLAIN",
+        ssl_context=context if protocol == "SASL_SSL" else None)
+
+
+class ShopPulse:
+    """Owns the Faust app and everything the worker shares between agent, timers and views."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.app = faust.App(
+            settings.app_id,
+            broker=f"kafka://{settings.kafka_bootstrap}",
+            broker_credentials=broker_credentials(settings),
+            store=settings.store,
+            datadir=settings.data_dir,
+            web_bind=settings.web_host,
+            web_host=settings.web_host,
+            web_port=settings.web_port,
+            topic_partitions=settings.partitions,
+            topic_replication_factor=settings.replication_factor,
+            consumer_auto_offset_reset="earliest",
+            autodiscover=False,
+            stream_buffer_maxsize=16384,
+            broker_max_poll_records=4000,
+            producer_linger_ms=5,
+            web_enabled=True,
+            table_standby_replicas=0,
+        )
+        self.engine = KpiEngine(settings.engine_config())
+        self.pipeline = Pipeline(self.engine, Limits(settings.max_event_bytes, settings.max_batch_bytes))
+        self.registry = CollectorRegistry()
+        self.kpi_collector = KpiCollector()
+        self.registry.register(self.kpi_collector)
+        self.metrics = OperationalMetrics(self.registry)
+        self.serving = ServingStore(settings.redis_url, settings.redis_key_prefix, settings.redis_password)
+        self.state = EngineStateTable(self.app, "engine_state", settings.partitions)
+        self.loaded = False
+        self.started_consuming = False
+        self._last_interim = 0.0
+        self._interim_s = _seconds(settings.interim_interval)
+        self._define_topics()
+        self._define_agent()
+        register_views(self)
+
+    def _define_topics(self) -> None:
+        s, app = self.settings, self.app
+        raw = {"key_serializer": "raw", "value_serializer": "raw"}
+        self.inputs = app.topic(*s.input_topics, **raw)
+        self.snapshots_topic = app.topic(s.topic_snapshots, **raw)
+        self.deadletter_topic = app.topic(s.topic_deadletter, **raw)
+        self.late_topic = app.topic(s.topic_late, **raw)
+
+    def _define_agent(self) -> None:
+        app, settings = self.app, self.settings
+        within = _seconds(settings.batch_within)
+
+        @app.agent(self.inputs, name="compute_kpis")
+        async def compute_kpis(stream):
+            """Decode each batch, run it through the engine, persist state and emit outputs."""
+            async for events in stream.take_events(settings.batch_max_events, within=within):
+                self.ensure_loaded()
+                self.started_consuming = True
+                messages = [RawMessage(e.message.value, e.message.topic, e.message.partition, e.message.offset)
+                            for e in events]
+                out = self.pipeline.process(messages)
+                await self.publish(out)
+
+        @app.timer(1.0, name="advance_stream_time")
+        async def advance_stream_time():
+            """Finalize windows when partitions go idle; emit interim snapshots; retry Redis."""
+            if not self.loaded:
+                if not self.app.tables.recovery.completed.is_set():
+                    return
+                self.ensure_loaded()
+            out = self.pipeline.tick()
+            now = time.time()
+            if now - self._last_interim >= self._interim_s:
+                self._last_interim = now
+                out.snapshots += self.engine.interim(now)
+            await self.publish(out)
+            self.update_consumer_lag()
+
+        self.compute_kpis = compute_kpis
+
+    def ensure_loaded(self) -> None:
+        """Load engine state from the (recovered) table once, before the first batch."""
+        if self.loaded:
+            return
+        n = self.state.load_into(self.engine)
+        self.engine.after_load(time.time())
+        self.loaded = True
+        log.info("engine state loaded: %d keys, watermark %s", n, self.engine.watermark)
+
+    async def publish(self, out) -> None:
+        self.state.save(self.engine)
+        for key, value in out.dead_letters:
+            await self.deadletter_topic.send(key=key, value=value)
+        for key, value in out.late:
+            await self.late_topic.send(key=key, value=value)
+        for key, value in out.snapshot_messages():
+            await self.snapshots_topic.send(key=key, value=value)
+        for snap in out.snapshots:
+            self.kpi_collector.observe(snap)
+        self.metrics.record_batch(out)
+        self.metrics.record_engine(self.engine)
+        self.serving.stage(out.snapshots)
+        await self.serving.flush()
+        self.metrics.serving_backlog.set(self.serving.backlog)
+        self.metrics.ready.set(1 if self.is_ready() else 0)
+
+    def update_consumer_lag(self) -> None:
+        consumer = getattr(self.app, "_consumer", None)
+        if consumer is None:
+            return
+        try:
+            for tp in consumer.assignment():
+                if tp.topic not in self.settings.input_topics:
+                    continue
+                high = consumer.highwater(tp)
+                position = consumer._last_offset.get(tp) if hasattr(consumer, "_last_offset") else None
+                if high is not None and position is not None:
+                    self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, high - position - 1))
+        except Exception:  # lag is informative only; never let it stop the worker
+            log.debug("consumer lag unavailable", exc_info=True)
+
+    def is_ready(self) -> bool:
+        """State loaded after recovery and partitions of the input topics assigned."""
+        if not self.loaded:
+            return False
+        try:
+            assigned = self.app.consumer.assignment()
+        except Exception:
+            return False
+        return any(tp.topic in self.settings.input_topics for tp in assigned)
+
+
+def _seconds(text: str) -> float:
+    from processors.windows import parse_duration_s
+
+    return parse_duration_s(text)

@@ -1,0 +1,116 @@
+"""One typed settings object for the worker and the tools, read from SHOPPULSE_* variables."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+
+from processors.config import DEFAULT_FX_RATES, EngineConfig
+from processors.windows import parse_duration_s
+
+ENV_PREFIX = "SHOPPULSE_"
+SECRET_FIELDS = {"kafka_sasl_password", "redis_password"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every field can be set as SHOPPULSE_<FIELD NAME IN CAPITALS>."""
+
+    app_id: str = "shoppulse"
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_security_protocol: str = "PLAINTEXT"  # or SSL, SASL_PLAINTEXT, SASL_SSL
+    kafka_sasl_mechanism: str = ""  # PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+    kafka_ssl_cafile: str = ""
+    redis_url: str = "redis://127.0.0.1:16379/0"
+    redis_password: str = ""
+    redis_key_prefix: str = "shoppulse"
+    store: str = "rocksdb://"  # or memory://
+    data_dir: str = ".run/worker"
+    web_host: str = "127.0.0.1"  # bind address; 0.0.0.0 only behind a firewall
+    web_port: int = 6066
+    partitions: int = 4
+    replication_factor: int = 1
+    topic_clickstream: str = "shop.clickstream"
+    topic_orders: str = "shop.orders"
+    topic_chat: str = "shop.chat"
+    topic_support: str = "shop.support"
+    topic_snapshots: str = "shop.kpi.snapshots"
+    topic_alerts: str = "shop.kpi.alerts"
+    topic_deadletter: str = "shop.deadletter"
+    topic_late: str = "shop.kpi.late"
+    windows: str = "1m,5m,1h,1d"
+    grace: str = "60s"
+    session_timeout: str = "30m"
+    session_max: str = "24h"
+    idle_partition: str = "10s"
+    reporting_currency: str = "USD"
+    fx_rates: str = ""  # e.g. "EUR=1.08,GBP=1.27": units of the reporting currency per unit
+    count_bot_chat_replies: bool = False
+    interim_interval: str = "5s"
+    batch_max_events: int = 2000
+    batch_within: str = "50ms"
+    max_event_bytes: int = 64 * 1024
+    max_batch_bytes: int = 1024 * 1024
+    log_level: str = "info"
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            values[f.name] = _convert(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def input_topics(self) -> list[str]:
+        return [self.topic_clickstream, self.topic_orders, self.topic_chat, self.topic_support]
+
+    @property
+    def output_topics(self) -> list[str]:
+        return [self.topic_snapshots, self.topic_alerts, self.topic_deadletter, self.topic_late]
+
+    def engine_config(self) -> EngineConfig:
+        rates = dict(DEFAULT_FX_RATES)
+        for pair in filter(None, (p.strip() for p in self.fx_rates.split(","))):
+            code, _, rate = pair.partition("=")
+            rates[code.strip().upper()] = float(rate)
+        rates[self.reporting_currency] = 1.0
+        return EngineConfig(
+            window_sizes_s=tuple(int(parse_duration_s(w)) for w in self.windows.split(",") if w.strip()),
+            grace_s=parse_duration_s(self.grace),
+            session_timeout_s=parse_duration_s(self.session_timeout),
+            session_max_s=parse_duration_s(self.session_max),
+            idle_partition_s=parse_duration_s(self.idle_partition),
+            reporting_currency=self.reporting_currency,
+            fx_rates=rates,
+            count_bot_chat_replies=self.count_bot_chat_replies,
+        )
+
+    def redacted(self) -> dict:
+        """Settings as a dict with secrets masked, safe to log."""
+        out = dataclasses.asdict(self)
+        for name in SECRET_FIELDS:
+            if out.get(name):
+                out[name] = "***"
+        out.pop("extra", None)
+        return out
+
+
+def _convert(f, raw: str):
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "str")
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    if kind == "bool":
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    return raw
