@@ -61,7 +61,8 @@ class ShopPulse:
             table_standby_replicas=0,
         )
         self.engine = KpiEngine(settings.engine_config())
-        self.pipeline = Pipeline(self.engine, Limits(settings.max_event_bytes, settings.max_batch_bytes))
+        self.pipeline = Pipeline(self.engine, Limits(settings.max_event_bytes, settings.max_batch_bytes),
+                                 settings.topic_types())
         self.registry = CollectorRegistry()
         self.kpi_collector = KpiCollector()
         self.registry.register(self.kpi_collector)

@@ -38,9 +38,9 @@ class BatchOutput:
 class Pipeline:
     """Decoder + engine: the whole per-batch computation, with no Kafka or Redis in it."""
 
-    def __init__(self, engine: KpiEngine, limits: Limits = Limits(), clock=time.time):
+    def __init__(self, engine: KpiEngine, limits: Limits = Limits(), topic_types=None, clock=time.time):
         self.engine = engine
-        self.decoder = Decoder(limits)
+        self.decoder = Decoder(limits, topic_types)
         self.clock = clock
 
     def process(self, messages: list[RawMessage]) -> BatchOutput:

@@ -74,6 +74,13 @@ class Settings:
     def input_topics(self) -> list[str]:
         return [self.topic_clickstream, self.topic_orders, self.topic_chat, self.topic_support]
 
+    def topic_types(self) -> dict[str, frozenset[str]]:
+        """Event types allowed per configured input topic name."""
+        from schemas.catalog import topic_types
+
+        return topic_types({"shop.clickstream": self.topic_clickstream, "shop.orders": self.topic_orders,
+                            "shop.chat": self.topic_chat, "shop.support": self.topic_support})
+
     @property
     def output_topics(self) -> list[str]:
         return [self.topic_snapshots, self.topic_alerts, self.topic_deadletter, self.topic_late]

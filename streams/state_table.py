@@ -5,6 +5,7 @@ import weakref
 import zlib
 from types import SimpleNamespace
 
+import faust
 import orjson
 from faust.streams import _current_event
 
@@ -28,9 +29,8 @@ class _PinnedEvent:
 class EngineStateTable:
     def __init__(self, app, name: str, partitions: int):
         self.partitions = partitions
-        self.table = app.Table(name, default=None, partitions=partitions,
-                               key_type=bytes, value_type=bytes,
-                               key_serializer="raw", value_serializer="raw",
+        schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+        self.table = app.Table(name, default=None, partitions=partitions, schema=schema,
                                help="KPI engine state: sessions, window buckets, dedup keys, entities.")
         self._pinned = {}
 

@@ -40,7 +40,7 @@ def compute_snapshots(messages: Iterable[tuple[str, bytes]], settings: Settings,
                       chunk: int = 1000, stats: Counter | None = None) -> list[dict]:
     """Final snapshots of every window that a worker fed the same messages would finalize."""
     engine = KpiEngine(settings.engine_config())
-    decoder = Decoder(Limits(settings.max_event_bytes, settings.max_batch_bytes))
+    decoder = Decoder(Limits(settings.max_event_bytes, settings.max_batch_bytes), settings.topic_types())
     stats = Counter() if stats is None else stats
     snapshots: list[dict] = []
     batch = []
