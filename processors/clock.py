@@ -16,6 +16,23 @@ class PartitionClock:
         self.max_time: dict[str, float] = {}
         self.last_seen_wall: dict[str, float] = {}
         self.watermark = float("-inf")
+        self._unseen_with_backlog: set[str] = set()
+        # Set by a shell until it knows every input partition's backlog (at start-up).
+        self.hold = False
+
+    def note_backlog(self, tp: str, has_backlog: bool, now_wall: float) -> None:
+        """A partition with messages still to read is never idle, however long it waits.
+
+        A partition that has a backlog but never delivered an event holds the watermark
+        back entirely: its first events may be older than everything seen so far.
+        """
+        if not has_backlog:
+            self._unseen_with_backlog.discard(tp)
+        elif tp in self.max_time:
+            self.last_seen_wall[tp] = now_wall
+            self._unseen_with_backlog.discard(tp)
+        else:
+            self._unseen_with_backlog.add(tp)
 
     def observe(self, tp: str, event_time_s: float, now_wall: float) -> None:
         if event_time_s > self.max_time.get(tp, float("-inf")):
@@ -23,7 +40,7 @@ class PartitionClock:
         self.last_seen_wall[tp] = now_wall
 
     def advance(self, now_wall: float) -> float:
-        if not self.max_time:
+        if not self.max_time or self._unseen_with_backlog or self.hold:
             return self.watermark
         active = [t for tp, t in self.max_time.items() if now_wall - self.last_seen_wall[tp] <= self.idle_s]
         candidate = min(active) if active else max(self.max_time.values())

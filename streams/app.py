@@ -61,6 +61,8 @@ class ShopPulse:
             table_standby_replicas=0,
         )
         self.engine = KpiEngine(settings.engine_config())
+        self.engine.clock.hold = True  # until the backlog of every input partition is known
+        self._started_at = time.time()
         self.pipeline = Pipeline(self.engine, Limits(settings.max_event_bytes, settings.max_batch_bytes),
                                  settings.topic_types())
         self.registry = CollectorRegistry()
@@ -107,13 +109,13 @@ class ShopPulse:
                 if not self.app.tables.recovery.completed.is_set():
                     return
                 self.ensure_loaded()
+            self.update_consumer_lag()
             out = self.pipeline.tick()
             now = time.time()
             if now - self._last_interim >= self._interim_s:
                 self._last_interim = now
                 out.snapshots += self.engine.interim(now)
             await self.publish(out)
-            self.update_consumer_lag()
 
         self.compute_kpis = compute_kpis
 
@@ -144,18 +146,28 @@ class ShopPulse:
         self.metrics.ready.set(1 if self.is_ready() else 0)
 
     def update_consumer_lag(self) -> None:
+        """Export lag per input partition and tell the clock which partitions still have data."""
         consumer = getattr(self.app, "_consumer", None)
         if consumer is None:
             return
+        now = time.time()
         try:
+            unknown = assigned = 0
             for tp in consumer.assignment():
                 if tp.topic not in self.settings.input_topics:
                     continue
+                assigned += 1
                 high = consumer.highwater(tp)
-                position = consumer._last_offset.get(tp) if hasattr(consumer, "_last_offset") else None
-                if high is not None and position is not None:
-                    self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, high - position - 1))
-        except Exception:  # lag is informative only; never let it stop the worker
+                if high is None:
+                    unknown += 1
+                    continue
+                processed = self.pipeline.processed_offsets.get((tp.topic, tp.partition), -1)
+                lag = max(0, high - processed - 1)
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+                self.engine.clock.note_backlog(f"{tp.topic}:{tp.partition}", lag > 0, now)
+            if self.engine.clock.hold and (assigned and not unknown or now - self._started_at > 60):
+                self.engine.clock.hold = False
+        except Exception:  # lag is informative; never let it stop the worker
             log.debug("consumer lag unavailable", exc_info=True)
 
     def is_ready(self) -> bool:

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily
 
 from processors.registry import KPIS, RATIO, SECONDS, Kpi
+
+disable_created_metrics()  # one series per counter, not two
 
 UNIT_SUFFIX = {RATIO: "_ratio", SECONDS: "_seconds"}
 

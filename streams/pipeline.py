@@ -42,12 +42,17 @@ class Pipeline:
         self.engine = engine
         self.decoder = Decoder(limits, topic_types)
         self.clock = clock
+        self.processed_offsets: dict[tuple[str, int], int] = {}
 
     def process(self, messages: list[RawMessage]) -> BatchOutput:
         out = BatchOutput()
         now = self.clock()
         events = []
+        processed = self.processed_offsets
         for message in messages:
+            tp = (message.topic, message.partition)
+            if message.offset > processed.get(tp, -1):
+                processed[tp] = message.offset
             decoded, rejections = self.decoder.decode(message.value, message.topic, message.partition, message.offset)
             events += decoded
             self._reject(out, rejections, now)

@@ -139,7 +139,7 @@ def run_replay(args: argparse.Namespace) -> int:
     if args.topic:
         topics.add(args.topic)
     try:
-        ensure_topics(bootstrap, {t: simulator.DEFAULT_PARTITIONS.get(t, 3) for t in topics})
+        ensure_topics(bootstrap, {t: simulator.DEFAULT_PARTITIONS.get(t, 4) for t in topics})
         writer = EventWriter(make_producer(bootstrap), batch=args.batch)
     except KafkaError as exc:
         return _fail(f"cannot reach Kafka at {bootstrap}: {exc!r}")

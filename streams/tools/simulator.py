@@ -39,9 +39,8 @@ CORE_TOPICS = (CLICKSTREAM, ORDERS, CHAT, SUPPORT)
 FEED_TOPICS = (MARKETING, CATALOG, OPERATIONS)
 ALL_TOPICS = CORE_TOPICS + FEED_TOPICS
 
-# Suggested partition counts when the tools create the topics themselves.
-DEFAULT_PARTITIONS = {CLICKSTREAM: 6, ORDERS: 3, CHAT: 3, SUPPORT: 3,
-                      MARKETING: 3, CATALOG: 3, OPERATIONS: 1}
+# Partitions when the tools create a topic before the worker does (the worker's default).
+DEFAULT_PARTITIONS = dict.fromkeys(ALL_TOPICS, 4)
 
 MAX_DISORDER_S = 3.0      # app SDK flush delay; the duplicate delay adds at most 1 s
 SESSION_POOL_MAX = 50_000  # visitors remembered for returning sessions
@@ -558,7 +557,7 @@ class Storefront:
         self._click(s, "product_removed", self._cart_data(s, product, qty))
 
     def _cart_data(self, s: Session, product: Product, qty: int) -> dict:
-        data = self._base_data(s, s.page)
+        data = self._base_data(s, dict(s.page))
         data["cart_id"] = s.cart_id
         item = product.as_data(s.visitor.currency)
         item["quantity"] = qty
@@ -570,7 +569,7 @@ class Storefront:
         cur = s.visitor.currency
         s.checkout_id = self.new_id("chk")
         self._page_view(s, "checkout")
-        data = self._base_data(s, s.page)
+        data = self._base_data(s, dict(s.page))
         data.update(cart_id=s.cart_id, checkout_id=s.checkout_id,
                     value=round(sum(p.prices[cur] * q for p, q in s.cart), 2), currency=cur)
         self._click(s, "checkout_started", data)
@@ -820,8 +819,8 @@ class Storefront:
                 score = self._csat_score(escalated)
                 steps.append((t + r.uniform(120.0, 7200.0), "survey",
                               ("csat", "support", customer_id, ticket_id, score)))
-            if r.random() < 0.06:
-                t += r.uniform(1800.0, 86400.0)
+            if r.random() < 0.08:
+                t += max(1200.0, r.lognormvariate(math.log(3 * 3600.0), 1.0))
                 steps.append((t, "reopen", None))
                 t += max(60.0, median * r.lognormvariate(0.0, 0.7))
                 steps.append((t, "reply", ("agent", True)))
@@ -937,7 +936,7 @@ class FeedModel:
         self._poisson(self._sms_subscribe, s.rate * 0.003)
         self._poisson(self._sms_unsubscribe, s.rate * 0.001)
         self._poisson(self._review, s.rate * 0.004)
-        self._poisson(self._compliance_incident, 1 / 5400.0)
+        self._poisson(self._compliance_incident, 1 / 2400.0)
 
     def _poisson(self, fn: Callable[[], None], rate_per_s: float) -> None:
         def tick(_: Any) -> None:
