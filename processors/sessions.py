@@ -77,9 +77,7 @@ class SessionTracker:
                 self.engine.mark_late(self.engine.sizes)
                 return
         if session is None:
-            late = self.engine.late_sizes(SESSION, t)
-            if len(late) == len(self.engine.sizes):
-                self.engine.mark_late(late)
+            if self._late_everywhere(t):
                 return
             session = {"start": t, "last": t, "pv": {}, "npv": 0, "cart": False, "checkout": False,
                        **session_attributes(event)}
@@ -87,6 +85,9 @@ class SessionTracker:
             self._note_start(sid, session)
         else:
             if t < session["start"]:
+                if self._late_everywhere(t):
+                    # Moving the start there would drop the whole session at close.
+                    return
                 session["start"] = t
                 session.update(session_attributes(event))
                 self._note_start(sid, session)
@@ -102,6 +103,17 @@ class SessionTracker:
             session["cart"] = True
         elif kind == "checkout_started":
             session["checkout"] = True
+
+    def _late_everywhere(self, t: float) -> bool:
+        """Report the click late for the final windows a session starting at `t` would miss.
+
+        True when every window of `t` is final (the click cannot start a session). When only
+        some are, the session still counts in the larger windows that are open.
+        """
+        late = self.engine.late_sizes(SESSION, t)
+        if late:
+            self.engine.mark_late(late)
+        return len(late) == len(self.engine.sizes)
 
     def _note_start(self, sid: str, session: dict) -> None:
         anon, start = session["anon"], session["start"]

@@ -53,8 +53,8 @@ class EventWriter:
     """Writes CloudEvents to Kafka, one per message or packed into batch messages.
 
     With `batch > 1`, up to `batch` events of the same topic travel in one JSON array
-    message (CloudEvents batch format, no key). `flush_batches()` sends partial batches;
-    call it before idling so nothing waits in memory.
+    message (CloudEvents batch format, no key, the newest event's timestamp).
+    `flush_batches()` sends partial batches; call it before idling so nothing waits.
     """
 
     def __init__(self, producer: KafkaProducer, *, batch: int = 1):
@@ -76,12 +76,14 @@ class EventWriter:
         if self.batch == 1:
             self._send(topic, key, value, timestamp_ms)
             return
-        parts, size, ts = self._pending.get(topic, ([], 0, timestamp_ms))
+        parts, size, ts = self._pending.get(topic, ([], 0, None))
         if parts and size + len(value) + 1 > BATCH_MAX_BYTES:
             self._send_batch(topic, parts, ts)
-            parts, size, ts = [], 0, timestamp_ms
+            parts, size, ts = [], 0, None
         parts.append(value)
         size += len(value) + 1
+        # A collector sends a batch when it fills up: stamp it with its newest event.
+        ts = timestamp_ms if ts is None or (timestamp_ms or 0) > ts else ts
         if len(parts) >= self.batch:
             self._send_batch(topic, parts, ts)
             self._pending.pop(topic, None)

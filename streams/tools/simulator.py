@@ -422,8 +422,8 @@ class Storefront:
         s.ordered = False
         s.done_adding = False
         s.step = 0
-        buyer_p = BUYER_P[kind] * (1.8 if v.orders else 1.0) * (0.75 if v.device == "mobile" else 1.0)
-        s.buyer = r.random() < buyer_p
+        buyer_p = BUYER_P[kind] * (1.8 if v.orders else 1.0)
+        s.buyer = r.random() < buyer_p * (0.75 if v.device == "mobile" else 1.0)
         s.will_order = s.buyer and r.random() < 0.78
         s.views_to_add = 1 + int(r.expovariate(0.6))
         bounce = not s.buyer and r.random() < BOUNCE_P[kind]
