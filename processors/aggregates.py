@@ -1,21 +1,28 @@
 """Sums per time bucket and breakdown, and their totals over a window."""
 from __future__ import annotations
 
-from .registry import DISTINCT_MEASURES, MEASURE_PLANS, MeasurePlan
+from .registry import DISTINCT_MEASURES, MEASURE_PLANS, MONEY_MEASURES, CUMULATIVE_MEASURES, RANKING_MEASURES, \
+    MeasurePlan
 from .state import TrackedStore
 
 # Numbers are kept as integer millionths so that sums do not depend on the order in
 # which events arrive (float addition is not associative): stream and batch agree exactly.
 MICROS = 1_000_000
 UNKNOWN = "unknown"
+CURRENCY_SEPARATOR = "|"
 
-# Bucket value shape: {breakdown: {measure: int micros | set of ids}}, breakdown "" is
-# the overall value and "dim=value" a one-dimension breakdown.
+# Bucket value shape: {breakdown: {measure: int micros | set of ids | {item: count}}},
+# breakdown "" is the overall value and "dim=value" a one-dimension breakdown; money
+# measures are stored per currency as "measure|CUR".
 Bucket = dict[str, dict[str, object]]
 
 
 def to_micros(x: float) -> int:
     return round(x * MICROS)
+
+
+def base_measure(key: str) -> str:
+    return key.split(CURRENCY_SEPARATOR, 1)[0]
 
 
 def _encode_bucket(bucket: Bucket) -> dict:
@@ -30,20 +37,42 @@ def bucket_key(scope: str, start: int) -> str:
     return f"{scope}|{start}"
 
 
+def merge_into(into: dict, measure: str, value) -> None:
+    """Add one stored value (sum, id set or ranking map) into a totals dict."""
+    if isinstance(value, set):
+        old = into.get(measure)
+        into[measure] = value.copy() if old is None else old | value
+    elif isinstance(value, dict):
+        old = into.get(measure)
+        merged = dict(old) if old else {}
+        for item, count in value.items():
+            merged[item] = merged.get(item, 0) + count
+        into[measure] = merged
+    else:
+        into[measure] = into.get(measure, 0) + value
+
+
 class BucketAggregates:
     """Measures summed into `bucket_s`-second buckets per scope, breakdown and measure."""
 
-    def __init__(self, bucket_s: int, plans: dict[str, MeasurePlan] = MEASURE_PLANS):
+    def __init__(self, bucket_s: int, plans: dict[str, MeasurePlan] = MEASURE_PLANS,
+                 ranking_cap: int = 10_000):
         self.bucket_s = bucket_s
         self.plans = plans
+        self.ranking_cap = ranking_cap
         self.store = TrackedStore("buckets", _encode_bucket, _decode_bucket)
+        # Running totals of cumulative measures from buckets already dropped:
+        # {scope: {breakdown: {measure key: micros}}}
+        self.base = TrackedStore("cumulative_base")
+        self.dropped_ranking_items = 0
 
     def breakdowns(self, measure: str, dims: dict[str, str]) -> list[str]:
         plan = self.plans[measure]
         return [""] + [f"{d}={dims.get(d) or UNKNOWN}" for d in plan.dims]
 
-    def add(self, scope: str, bucket_start: int, dims: dict[str, str], amounts: dict[str, float | str]) -> None:
-        """Add amounts (measure -> number, or id for distinct measures) into one bucket."""
+    def add(self, scope: str, bucket_start: int, dims: dict[str, str], amounts: dict,
+            currency: str | None = None) -> None:
+        """Add amounts into one bucket: measure -> number, id (distinct) or {item: count} (ranking)."""
         key = bucket_key(scope, bucket_start)
         bucket = self.store.get(key)
         if bucket is None:
@@ -51,41 +80,79 @@ class BucketAggregates:
         else:
             self.store.touch(key)
         for measure, amount in amounts.items():
-            distinct = measure in DISTINCT_MEASURES
-            if not distinct:
+            if measure in DISTINCT_MEASURES:
+                kind = "distinct"
+            elif measure in RANKING_MEASURES:
+                kind = "ranking"
+            else:
+                kind = "sum"
                 # A zero still marks the breakdown as seen (a ratio with 0 numerator).
                 amount = to_micros(amount)
+            stored = f"{measure}{CURRENCY_SEPARATOR}{currency}" if measure in MONEY_MEASURES else measure
             for bk in self.breakdowns(measure, dims):
                 sums = bucket.get(bk)
                 if sums is None:
                     sums = bucket[bk] = {}
-                if distinct:
-                    ids = sums.get(measure)
+                if kind == "sum":
+                    sums[stored] = sums.get(stored, 0) + amount
+                elif kind == "distinct":
+                    ids = sums.get(stored)
                     if ids is None:
-                        ids = sums[measure] = set()
+                        ids = sums[stored] = set()
                     ids.add(amount)
                 else:
-                    sums[measure] = sums.get(measure, 0) + amount
+                    counts = sums.get(stored)
+                    if counts is None:
+                        counts = sums[stored] = {}
+                    for item, n in amount.items():
+                        if item in counts:
+                            counts[item] += n
+                        elif len(counts) < self.ranking_cap:
+                            counts[item] = n
+                        else:
+                            self.dropped_ranking_items += 1
 
-    def window_totals(self, scope: str, start: int, size_s: int) -> dict[str, dict[str, object]]:
-        """Merge the buckets of [start, start + size_s) into one {breakdown: {measure: total}}."""
+    def window_totals(self, scope: str, start: int, size_s: int, bucket_starts=()) -> dict[str, dict[str, object]]:
+        """Merge the buckets of [start, start + size_s) into one {breakdown: {measure: total}}.
+
+        Cumulative measures add every bucket before the window's end and the running base.
+        """
         totals: dict[str, dict[str, object]] = {}
-        for b in range(start, start + size_s, self.bucket_s):
+        end = start + size_s
+        for b in range(start, end, self.bucket_s):
             bucket = self.store.get(bucket_key(scope, b))
             if not bucket:
                 continue
             for bk, sums in bucket.items():
                 into = totals.setdefault(bk, {})
                 for measure, value in sums.items():
-                    if isinstance(value, set):
-                        into[measure] = into.get(measure, set()) | value
-                    else:
-                        into[measure] = into.get(measure, 0) + value
+                    if base_measure(measure) not in CUMULATIVE_MEASURES:
+                        merge_into(into, measure, value)
+        if CUMULATIVE_MEASURES:
+            self._add_cumulative(totals, scope, end, bucket_starts)
         return totals
 
-    def bucket_starts(self, scope: str) -> list[int]:
-        prefix = scope + "|"
-        return sorted(int(k[len(prefix):]) for k in self.store if k.startswith(prefix))
+    def _add_cumulative(self, totals: dict, scope: str, end: int, bucket_starts) -> None:
+        for bk, sums in (self.base.get(scope) or {}).items():
+            into = totals.setdefault(bk, {})
+            for measure, value in sums.items():
+                merge_into(into, measure, value)
+        for b in bucket_starts:
+            if b >= end:
+                break
+            for bk, sums in (self.store.get(bucket_key(scope, b)) or {}).items():
+                for measure, value in sums.items():
+                    if base_measure(measure) in CUMULATIVE_MEASURES:
+                        merge_into(totals.setdefault(bk, {}), measure, value)
 
     def drop(self, scope: str, bucket_start: int) -> None:
-        self.store.pop(bucket_key(scope, bucket_start))
+        """Forget a bucket every window of which is final, keeping its running changes."""
+        bucket = self.store.pop(bucket_key(scope, bucket_start))
+        if not bucket or not CUMULATIVE_MEASURES:
+            return
+        base = self.base.get(scope) or {}
+        for bk, sums in bucket.items():
+            for measure, value in sums.items():
+                if base_measure(measure) in CUMULATIVE_MEASURES:
+                    merge_into(base.setdefault(bk, {}), measure, value)
+        self.base[scope] = base

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 # Order record (kept for the first order of each customer, to move it between "new"
 # and "returning" if an earlier order of the same customer arrives later):
-#   t, oid, rev (revenue micros, reporting currency), cogs (micros), country, currency
+#   t, oid, rev (revenue micros, order currency), cogs (micros, order currency), country, currency
 
 
 class OrderTracker:
@@ -36,14 +36,13 @@ class OrderTracker:
             self.engine.counters["duplicate_orders"] += 1
             return
         currency = data["currency"]
-        revenue = self.engine.to_reporting(float(data["revenue"]), currency)
-        if revenue is None:
+        if not self.engine.fx.known(currency):
             self.engine.reject(event, "bad_value:currency", f"no exchange rate for {currency}")
             return
         cost = sum(float(p.get("cost") or 0) * float(p.get("quantity", 1)) for p in data.get("products") or ())
         self.orders_seen[order_id] = t
-        record = {"t": t, "oid": order_id, "rev": to_micros(revenue),
-                  "cogs": to_micros(self.engine.to_reporting(cost, currency)),
+        # Money stays in the order's currency (micros); windows convert it when reported.
+        record = {"t": t, "oid": order_id, "rev": to_micros(float(data["revenue"])), "cogs": to_micros(cost),
                   "country": data.get("country") or UNKNOWN, "currency": currency}
         customer_id = data["customer_id"]
         first = self.customers.get(customer_id)
@@ -58,7 +57,7 @@ class OrderTracker:
         self._count(record, new=is_new, sign=1)
         session_id = data.get("session_id")
         if session_id:
-            self.engine.sessions.add_pending(session_id, "o", [t, record["rev"]])
+            self.engine.sessions.add_pending(session_id, "o", [t, record["rev"], currency])
 
     def _count(self, record: dict, new: bool, sign: int) -> None:
         revenue, cogs = record["rev"] / MICROS, record["cogs"] / MICROS
@@ -70,7 +69,7 @@ class OrderTracker:
             "cogs": sign * cogs,
             "gross_profit": sign * (revenue - cogs),
             "new_customer_orders": sign * int(new),
-        })
+        }, currency=record["currency"])
 
     def expire(self, horizon: float) -> None:
         for order_id in [k for k, t in self.orders_seen.items() if t < horizon]:

@@ -10,6 +10,7 @@ from schemas.events import Event, Rejection
 from .aggregates import MICROS, UNKNOWN, BucketAggregates, to_micros
 from .clock import PartitionClock
 from .config import EngineConfig
+from .fx import FxRates
 from .registry import EVENT, KPIS, SCOPES, SESSION, Kpi
 from .sessions import SessionTracker
 from .service import ServiceTracker
@@ -58,7 +59,11 @@ class KpiEngine:
         self.sessions = SessionTracker(self)
         self.orders = OrderTracker(self)
         self.service = ServiceTracker(self)
-        self._handlers = {**self.sessions.handlers(), **self.orders.handlers(), **self.service.handlers()}
+        self.fx = FxRates(config.reporting_currency, config.fx_rates)
+        self.trackers = [self.sessions, self.orders, self.service, self.fx]
+        self._handlers = {}
+        for tracker in self.trackers:
+            self._handlers.update(tracker.handlers())
         self._bucket_index: dict[str, set[int]] = {s: set() for s in SCOPES}
         self._touched: set[tuple[str, int, int]] = set()
         self._seen_by_hour: dict[int, list[str]] = {}
@@ -70,8 +75,10 @@ class KpiEngine:
     # ----------------------------------------------------------------- state
     @property
     def stores(self) -> list[TrackedStore]:
-        return [self.aggregates.store, self.seen, self.meta, *self.sessions.stores(),
-                *self.orders.stores(), *self.service.stores()]
+        stores = [self.aggregates.store, self.aggregates.base, self.seen, self.meta]
+        for tracker in self.trackers:
+            stores += tracker.stores()
+        return stores
 
     def load(self, store_name: str, items) -> None:
         by_name = {s.name: s for s in self.stores}
@@ -146,7 +153,8 @@ class KpiEngine:
         else:
             self._late_sizes.update(sizes)
 
-    def contribute(self, scope: str, t: float, dims: dict[str, str], amounts: dict) -> bool:
+    def contribute(self, scope: str, t: float, dims: dict[str, str], amounts: dict,
+                   currency: str | None = None) -> bool:
         """Add amounts to the bucket of time `t`; False when every window of `t` is final."""
         late = self.late_sizes(scope, t)
         if late:
@@ -155,15 +163,11 @@ class KpiEngine:
             if len(late) == len(self.sizes):
                 return False
         bucket = floor_to(t, self.bucket_s)
-        self.aggregates.add(scope, bucket, dims, amounts)
+        self.aggregates.add(scope, bucket, dims, amounts, currency)
         self._bucket_index[scope].add(bucket)
         for z in self.sizes:
             self._touched.add((scope, z, floor_to(t, z)))
         return True
-
-    def to_reporting(self, amount: float, currency: str) -> float | None:
-        rate = self.config.fx_rates.get(currency)
-        return None if rate is None else amount * rate
 
     # --------------------------------------------------------------- advance
     @property
@@ -213,10 +217,7 @@ class KpiEngine:
                     continue
                 windows = sorted({floor_to(b, z) for b in starts if old_edge < floor_to(b, z) + z <= new_edge})
                 for w in windows:
-                    totals = self.aggregates.window_totals(scope, w, z)
-                    snapshots += window_snapshots(
-                        self.kpis_by_scope[scope], totals, z, w, final=True,
-                        emitted_at=emitted_at, currency=self.config.reporting_currency)
+                    snapshots += self._window_snapshots(scope, z, w, starts, final=True, emitted_at=emitted_at)
                     self._touched.discard((scope, z, w))
                 self.frontier[scope][z] = new_edge
         return snapshots
@@ -225,14 +226,20 @@ class KpiEngine:
         """Snapshots (final=false) of the open windows changed since the last call."""
         snapshots: list[dict] = []
         touched, self._touched = self._touched, set()
+        starts = {scope: sorted(self._bucket_index[scope]) for scope in SCOPES}
         for scope, z, w in sorted(touched):
             if w + z <= self.frontier[scope][z]:
                 continue
-            totals = self.aggregates.window_totals(scope, w, z)
-            snapshots += window_snapshots(
-                self.kpis_by_scope[scope], totals, z, w, final=False,
-                emitted_at=emitted_at, currency=self.config.reporting_currency)
+            snapshots += self._window_snapshots(scope, z, w, starts[scope], final=False, emitted_at=emitted_at)
         return snapshots
+
+    def _window_snapshots(self, scope: str, z: int, w: int, starts: list[int], *, final: bool,
+                          emitted_at: float) -> list[dict]:
+        totals = self.aggregates.window_totals(scope, w, z, starts)
+        end = w + z
+        return window_snapshots(
+            self.kpis_by_scope[scope], totals, z, w, final=final, emitted_at=emitted_at,
+            currency=self.config.reporting_currency, rate_of=lambda c: self.fx.rate_at(c, end))
 
     # ------------------------------------------------------------ clean-up
     def _collect_garbage(self, wm: float) -> None:

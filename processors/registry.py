@@ -39,6 +39,8 @@ class Kpi:
     formula: str
     sources: tuple[str, ...]
     scale: float = 1.0
+    windows: tuple[str, ...] = ()  # window names the KPI is reported for; () = all
+    ranking: str | None = None  # name of a ranking builder in processors/rankings.py
 
     @property
     def measures(self) -> tuple[str, ...]:
@@ -51,8 +53,10 @@ _CLICK = ("page_viewed", "product_viewed", "product_added", "checkout_started")
 _ORDER = ("order_completed",)
 
 
-def _k(id, seed, group, num, den, unit, scope, dims, help, formula, sources, scale=1.0) -> Kpi:
-    return Kpi(id, seed, group, num, den, unit, scope, tuple(dims), help, formula, tuple(sources), scale)
+def _k(id, seed, group, num, den, unit, scope, dims, help, formula, sources, scale=1.0, windows=(),
+       ranking=None) -> Kpi:
+    return Kpi(id, seed, group, num, den, unit, scope, tuple(dims), help, formula, tuple(sources), scale,
+               tuple(windows), ranking)
 
 
 KPIS: tuple[Kpi, ...] = (
@@ -126,8 +130,34 @@ KPIS: tuple[Kpi, ...] = (
 
 KPIS_BY_ID: dict[str, Kpi] = {kpi.id: kpi for kpi in KPIS}
 
-# Measures that count distinct ids instead of summing numbers.
-DISTINCT_MEASURES = frozenset({"visitors"})
+# Measure traits (a measure without traits is a plain sum):
+#   distinct   - counts distinct ids;
+#   money      - summed per original currency ("revenue|EUR") and converted to the
+#                reporting currency when a window is reported, at the rate in force at
+#                the window's end;
+#   cumulative - a running gauge: a window reports the sum of every change before its
+#                end (rebuilt from changes at event time, so arrival order does not matter);
+#   ranking    - {item: count} maps merged by adding counts.
+MEASURE_TRAITS: dict[str, frozenset[str]] = {}
+
+
+def declare_traits(trait: str, *measures: str) -> None:
+    for measure in measures:
+        MEASURE_TRAITS[measure] = MEASURE_TRAITS.get(measure, frozenset()) | {trait}
+
+
+declare_traits("distinct", "visitors")
+declare_traits("money", "revenue", "cogs", "gross_profit", "session_revenue")
+
+
+def measures_with(trait: str) -> frozenset[str]:
+    return frozenset(m for m, traits in MEASURE_TRAITS.items() if trait in traits)
+
+
+DISTINCT_MEASURES = measures_with("distinct")
+MONEY_MEASURES = measures_with("money")
+CUMULATIVE_MEASURES = measures_with("cumulative")
+RANKING_MEASURES = measures_with("ranking")
 
 
 @dataclass(frozen=True)

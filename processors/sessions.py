@@ -27,7 +27,7 @@ CLICK_TYPES = ("page_viewed", "product_viewed", "product_added", "product_remove
 #   npv               page views in total
 #   cart, checkout    saw product_added / checkout_started
 # Pending record (orders and pre-sales chats that name a session; the session takes
-# them when it closes):  {"o": [[time, revenue_micros], ...], "c": [[time, chat_channel], ...]}
+# them when it closes):  {"o": [[time, revenue_micros, currency], ...], "c": [[time, chat_channel], ...]}
 
 
 def session_attributes(event: Event) -> dict:
@@ -155,7 +155,10 @@ class SessionTracker:
         engine = self.engine
         orders, chats = self._take_pending(sid, session["last"] + self.timeout_s)
         converted = bool(orders)
-        revenue = sum(o[1] for o in orders) / MICROS
+        revenue_by_currency: dict[str, int] = {}
+        for order in orders:
+            currency = order[2] if len(order) > 2 else engine.config.reporting_currency
+            revenue_by_currency[currency] = revenue_by_currency.get(currency, 0) + order[1]
         npv = session["npv"]
         bounced = npv == 1 and not session["cart"] and not session["checkout"] and not converted
         first = self.visitors.get(session["anon"])
@@ -169,11 +172,12 @@ class SessionTracker:
             "converted_sessions": int(converted),
             "cart_sessions": int(session["cart"]),
             "abandoned_cart_sessions": int(session["cart"] and not converted),
-            "session_revenue": revenue,
             "new_visitor_sessions": int(new_visitor),
             "mobile_sessions": int(session["device"] == "mobile"),
             "visitors": session["anon"],
         })
+        for currency, micros in sorted(revenue_by_currency.items()):
+            engine.contribute(SESSION, session["start"], dims, {"session_revenue": micros / MICROS}, currency)
         for bucket, count in session["pv"].items():
             engine.contribute(SESSION, float(bucket), dims, {"page_views": count})
         for chat_time, chat_channel in chats:

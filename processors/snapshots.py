@@ -1,9 +1,14 @@
 """KPI snapshots: the values of every KPI of one window, as output-contract records."""
 from __future__ import annotations
 
-from .aggregates import MICROS
-from .registry import CURRENCY, DISTINCT_MEASURES, Kpi
+from typing import Callable
+
+from .aggregates import CURRENCY_SEPARATOR, MICROS, base_measure
+from .registry import CURRENCY, DISTINCT_MEASURES, MONEY_MEASURES, Kpi
 from .windows import window_name
+
+# rate_of(currency) -> units of the reporting currency per unit, or None when unknown.
+RateOf = Callable[[str], float | None]
 
 
 def format_utc(ts: float) -> str:
@@ -28,47 +33,67 @@ def snapshot_key(kpi: str, window: str, window_start: str, dims: dict[str, str])
     return f"{kpi}|{window}|{window_start}|{dims_text}"
 
 
-def _total(sums: dict, measure: str) -> float | int:
+def _number(micros: int | float) -> int | float:
+    whole, rest = divmod(micros, MICROS)
+    return int(whole) if rest == 0 else micros / MICROS
+
+
+def _total(sums: dict, measure: str, rate_of: RateOf) -> float | int:
+    if measure in MONEY_MEASURES:
+        prefix = measure + CURRENCY_SEPARATOR
+        total = 0
+        for key in sorted(k for k in sums if k.startswith(prefix)):
+            rate = rate_of(key[len(prefix):])
+            if rate is not None:
+                total += round(sums[key] * rate)
+        return _number(total)
     value = sums.get(measure, 0)
     if measure in DISTINCT_MEASURES:
         return len(value) if value else 0
-    whole, rest = divmod(value, MICROS)
-    return whole if rest == 0 else value / MICROS
+    return _number(value)
 
 
-def kpi_value(kpi: Kpi, sums: dict) -> tuple[float | int | None, float | int, float | int | None]:
+def kpi_value(kpi: Kpi, sums: dict, rate_of: RateOf = lambda c: 1.0
+              ) -> tuple[float | int | None, float | int, float | int | None]:
     """(value, numerator, denominator) of one KPI from one breakdown's totals."""
-    numerator = _total(sums, kpi.numerator)
+    numerator = _total(sums, kpi.numerator, rate_of)
     if kpi.denominator is None:
         return numerator, numerator, None
-    denominator = _total(sums, kpi.denominator)
+    denominator = _total(sums, kpi.denominator, rate_of)
     value = kpi.scale * numerator / denominator if denominator else None
     return value, numerator, denominator
 
 
 def window_snapshots(
     kpis: list[Kpi], totals: dict[str, dict], size_s: int, start: int, *,
-    final: bool, emitted_at: float, currency: str,
+    final: bool, emitted_at: float, currency: str, rate_of: RateOf = lambda c: 1.0,
 ) -> list[dict]:
     """One record per (KPI, breakdown) that has data in the window."""
+    from .rankings import RANKINGS
+
     window = window_name(size_s)
     start_text, end_text = format_utc(start), format_utc(start + size_s)
     emitted_text = format_utc(emitted_at)
+    present = {bk: {base_measure(m) for m in sums} for bk, sums in totals.items()}
     records = []
     for kpi in kpis:
+        if kpi.windows and window not in kpi.windows:
+            continue
         allowed = kpi.dims
         for breakdown, sums in totals.items():
             if breakdown and breakdown.partition("=")[0] not in allowed:
                 continue
-            if not any(m in sums for m in kpi.measures):
+            if not any(m in present[breakdown] for m in kpi.measures):
                 continue
-            value, numerator, denominator = kpi_value(kpi, sums)
-            dims = dims_of(breakdown)
             record = {
                 "kpi": kpi.id, "window": window, "window_start": start_text, "window_end": end_text,
-                "dims": dims, "value": value, "numerator": numerator, "denominator": denominator,
+                "dims": dims_of(breakdown), "value": None, "numerator": None, "denominator": None,
                 "unit": kpi.unit, "final": final, "emitted_at": emitted_text,
             }
+            if kpi.ranking:
+                record["ranking"] = RANKINGS[kpi.ranking](sums)
+            else:
+                record["value"], record["numerator"], record["denominator"] = kpi_value(kpi, sums, rate_of)
             if kpi.unit == CURRENCY:
                 record["currency"] = currency
             records.append(record)
