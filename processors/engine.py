@@ -60,6 +60,8 @@ class KpiEngine:
         self.orders = OrderTracker(self)
         self.service = ServiceTracker(self)
         self.fx = FxRates(config.reporting_currency, config.fx_rates)
+        # Every tracker handles some event types and owns some stores; add new KPI
+        # families here.
         self.trackers = [self.sessions, self.orders, self.service, self.fx]
         self._handlers = {}
         for tracker in self.trackers:

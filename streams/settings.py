@@ -36,6 +36,9 @@ class Settings:
     topic_orders: str = "shop.orders"
     topic_chat: str = "shop.chat"
     topic_support: str = "shop.support"
+    topic_marketing: str = "shop.marketing"
+    topic_catalog: str = "shop.catalog"
+    topic_operations: str = "shop.operations"
     topic_snapshots: str = "shop.kpi.snapshots"
     topic_alerts: str = "shop.kpi.alerts"
     topic_deadletter: str = "shop.deadletter"
@@ -72,14 +75,17 @@ class Settings:
 
     @property
     def input_topics(self) -> list[str]:
-        return [self.topic_clickstream, self.topic_orders, self.topic_chat, self.topic_support]
+        return [self.topic_clickstream, self.topic_orders, self.topic_chat, self.topic_support,
+                self.topic_marketing, self.topic_catalog, self.topic_operations]
 
     def topic_types(self) -> dict[str, frozenset[str]]:
         """Event types allowed per configured input topic name."""
         from schemas.catalog import topic_types
 
         return topic_types({"shop.clickstream": self.topic_clickstream, "shop.orders": self.topic_orders,
-                            "shop.chat": self.topic_chat, "shop.support": self.topic_support})
+                            "shop.chat": self.topic_chat, "shop.support": self.topic_support,
+                            "shop.marketing": self.topic_marketing, "shop.catalog": self.topic_catalog,
+                            "shop.operations": self.topic_operations})
 
     @property
     def output_topics(self) -> list[str]:

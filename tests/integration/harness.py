@@ -20,7 +20,8 @@ BOOTSTRAP = os.environ.get("SHOPPULSE_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 REDIS_URL = os.environ.get("SHOPPULSE_REDIS_URL", "redis://127.0.0.1:16379/0")
 SHOPPULSE = str(Path(sys.executable).with_name("shoppulse"))
 DEFAULT_TOPICS = {"clickstream": "shop.clickstream", "orders": "shop.orders", "chat": "shop.chat",
-                  "support": "shop.support", "snapshots": "shop.kpi.snapshots", "alerts": "shop.kpi.alerts",
+                  "support": "shop.support", "marketing": "shop.marketing", "catalog": "shop.catalog",
+                  "operations": "shop.operations", "snapshots": "shop.kpi.snapshots", "alerts": "shop.kpi.alerts",
                   "deadletter": "shop.deadletter", "late": "shop.kpi.late"}
 
 
