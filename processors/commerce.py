@@ -62,7 +62,7 @@ class OrderTracker:
     def _count(self, record: dict, new: bool, sign: int) -> None:
         revenue, cogs = record["rev"] / MICROS, record["cogs"] / MICROS
         dims = {"country": record["country"], "currency": record["currency"],
-                "new_vs_returning": "new" if new else "returning"}
+                "new_vs_returning": "new" if new else "returning", "hour": self.engine.config.hour_of_day(record["t"])}
         self.engine.contribute(EVENT, record["t"], dims, {
             "orders": sign,
             "revenue": sign * revenue,

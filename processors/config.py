@@ -1,7 +1,9 @@
-"""Engine settings: window sizes, grace, session rules, currency, retention."""
+"""Engine settings: window sizes, grace, session rules, currency, retention, store time zone."""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 DEFAULT_FX_RATES = {
     # Units of the reporting currency (USD) per unit; override with configuration or
@@ -9,6 +11,9 @@ DEFAULT_FX_RATES = {
     "USD": 1.0, "EUR": 1.08, "GBP": 1.27, "JPY": 0.0067, "CNY": 0.14,
     "CAD": 0.73, "AUD": 0.66, "BRL": 0.20, "CHF": 1.13, "SEK": 0.095,
 }
+
+# Traffic sources become Prometheus label values: only a short configured list is kept.
+MAX_TRACKED_SOURCES = 50
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,19 @@ class EngineConfig:
     count_bot_chat_replies: bool = False
     dedup_retention_s: float = 2 * 86400.0
     entity_retention_s: float = 30 * 86400.0
+    store_timezone: str = "UTC"  # IANA zone of the store; hour-of-day KPIs use its local hour
+    # Campaign sources (e.g. affiliate ids) kept as values of the `source` and `affiliate`
+    # dims; other unknown sources are folded into "other" (see sessions.source_label).
+    tracked_sources: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        ZoneInfo(self.store_timezone)  # an unknown zone fails at start, not on the first event
+        if len(self.tracked_sources) > MAX_TRACKED_SOURCES:
+            raise ValueError(f"at most {MAX_TRACKED_SOURCES} tracked sources (they are label values)")
+
+    def hour_of_day(self, t: float) -> str:
+        """The hour ("00".."23") of epoch time `t` on the store's clock."""
+        return f"{dt.datetime.fromtimestamp(t, ZoneInfo(self.store_timezone)).hour:02d}"
 
     def grace_for(self, size_s: int) -> float:
         return self.grace_by_size_s.get(size_s, self.grace_s)

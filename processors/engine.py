@@ -15,6 +15,7 @@ from .registry import EVENT, KPIS, SCOPES, SESSION, Kpi
 from .sessions import SessionTracker
 from .service import ServiceTracker
 from .commerce import OrderTracker
+from .operations import OperationsTracker
 from .snapshots import window_snapshots
 from .state import TrackedStore
 from .windows import bucket_size_s, floor_to
@@ -59,10 +60,11 @@ class KpiEngine:
         self.sessions = SessionTracker(self)
         self.orders = OrderTracker(self)
         self.service = ServiceTracker(self)
+        self.operations = OperationsTracker(self)
         self.fx = FxRates(config.reporting_currency, config.fx_rates)
         # Every tracker handles some event types and owns some stores; add new KPI
         # families here.
-        self.trackers = [self.sessions, self.orders, self.service, self.fx]
+        self.trackers = [self.sessions, self.orders, self.service, self.operations, self.fx]
         self._handlers = {}
         for tracker in self.trackers:
             self._handlers.update(tracker.handlers())

@@ -23,6 +23,11 @@ class Kpi:
 
     value = scale * numerator / denominator when `denominator` names a measure
     (no value when it sums to 0), else value = numerator (counts and sums).
+    A KPI with `factors` is a product of ratios instead (OEE, OLE): value =
+    scale * prod(numerator / denominator of each factor), no value when any
+    denominator sums to 0; it has no numerator or denominator of its own, since the
+    product is not one ratio of two sums (its parts are reported as KPIs of their own
+    where the catalogue names them).
     Measures are sums kept per time bucket and breakdown; `distinct` measures count
     distinct ids instead.
     """
@@ -30,7 +35,7 @@ class Kpi:
     id: str
     seed: int
     group: str
-    numerator: str
+    numerator: str | None
     denominator: str | None
     unit: str
     scope: str
@@ -41,20 +46,22 @@ class Kpi:
     scale: float = 1.0
     windows: tuple[str, ...] = ()  # window names the KPI is reported for; () = all
     ranking: str | None = None  # name of a ranking builder in processors/rankings.py
+    factors: tuple[tuple[str, str], ...] = ()  # (numerator, denominator) measures multiplied
 
     @property
     def measures(self) -> tuple[str, ...]:
-        return (self.numerator,) + ((self.denominator,) if self.denominator else ())
+        parts = (self.numerator, self.denominator) + tuple(m for pair in self.factors for m in pair)
+        return tuple(dict.fromkeys(m for m in parts if m))
 
 
 MARKETING, SALES, SUPPLY, SERVICE = "marketing", "sales", "supply_chain", "customer_service"
 
 
 def kpi(id, seed, group, num, den, unit, scope, dims, help, formula, sources, scale=1.0, windows=(),
-       ranking=None) -> Kpi:
+       ranking=None, factors=()) -> Kpi:
     """Shorthand for a Kpi in catalogue tables."""
     return Kpi(id, seed, group, num, den, unit, scope, tuple(dims), help, formula, tuple(sources), scale,
-               tuple(windows), ranking)
+               tuple(windows), ranking, tuple(factors))
 
 
 # Measure traits (a measure without traits is a plain sum):

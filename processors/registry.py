@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import catalogue_core
+from . import catalogue_supply
+from . import catalogue_marketing_sessions
 from .kpi import (COUNT, CURRENCY, EVENT, MEASURE_TRAITS, RATIO, SCOPES, SCORE, SECONDS, SESSION, Kpi,
                   declare_traits)
 
-CATALOGUE_MODULES = (catalogue_core,)
+CATALOGUE_MODULES = (catalogue_core, catalogue_supply, catalogue_marketing_sessions)
 
 KPIS: tuple[Kpi, ...] = tuple(k for module in CATALOGUE_MODULES for k in module.KPIS)
 

@@ -1,13 +1,15 @@
 """Sessions: the 30-minute inactivity rule, session attributes, and session-scoped measures."""
 from __future__ import annotations
 
+import bisect
 import math
 from typing import TYPE_CHECKING
 
 from schemas.events import Event
 
-from .aggregates import MICROS, UNKNOWN
-from .channels import classify_channel, referrer_host
+from .aggregates import MICROS, UNKNOWN, to_micros
+from .channels import SEARCH_ENGINES, SOCIAL_SITES, classify_channel, referrer_host
+from .rankings import PAIR_SEPARATOR
 from .registry import SESSION
 from .state import TrackedStore
 from .windows import floor_to
@@ -18,14 +20,23 @@ if TYPE_CHECKING:
 INF = math.inf
 PAGE_VIEW_TYPES = ("page_viewed", "product_viewed")
 CLICK_TYPES = ("page_viewed", "product_viewed", "product_added", "product_removed", "checkout_started")
+PPC_CHANNELS = ("paid_search", "paid_social")
+DIRECT, OTHER = "(direct)", "other"
+# A session remembers at most this many of its earliest events (by time) for time on page
+# and product-to-product transitions; what lies beyond is left out of those two KPIs.
+MAX_SESSION_EVENTS = 500
 
 # Session record (a plain dict, persisted as JSON):
 #   start, last       first and last event time of the session (s)
 #   anon, cust        anonymous_id, customer_id
 #   channel, device, country, source   attributes of the first event
 #   pv                {bucket_start: page views in that bucket}
+#   bpv               {bucket_start: page_viewed of blog pages in that bucket}
 #   npv               page views in total
 #   cart, checkout    saw product_added / checkout_started
+#   ev                the earliest MAX_SESSION_EVENTS events, sorted: [time] for other clicks,
+#                     [time, page type] for page_viewed, [time, page type, product_id] for
+#                     product_viewed
 # Pending record (orders and pre-sales chats that name a session; the session takes
 # them when it closes):  {"o": [[time, revenue_micros, currency], ...], "c": [[time, chat_channel], ...]}
 
@@ -45,6 +56,32 @@ def session_attributes(event: Event) -> dict:
     }
 
 
+def event_entry(event: Event) -> list:
+    """What a session remembers of one click (see the session record above)."""
+    if event.type not in PAGE_VIEW_TYPES:
+        return [event.time_s]
+    page_type = (event.data.get("page") or {}).get("type") or "other"
+    if event.type == "product_viewed":
+        return [event.time_s, page_type, str(event.data["product"]["product_id"])]
+    return [event.time_s, page_type]
+
+
+def source_label(source: str, tracked: frozenset[str]) -> str:
+    """A bounded label for a traffic source (campaign source or referrer host).
+
+    "(direct)" and configured sources stay as they are; a name containing a search engine
+    or social site (as the channel rules read them) becomes that site ("www.google.de" ->
+    "google"); anything else is "other", so the label set never grows with the traffic.
+    """
+    if source == DIRECT or source in tracked:
+        return source
+    labels = source.split(".")
+    for site in SEARCH_ENGINES + SOCIAL_SITES:
+        if (site in labels) if len(site) == 1 else (site in source):
+            return site
+    return OTHER
+
+
 class SessionTracker:
     def __init__(self, engine: KpiEngine):
         self.engine = engine
@@ -53,6 +90,7 @@ class SessionTracker:
         self.sessions = TrackedStore("sessions")
         self.pending = TrackedStore("pending")
         self.visitors = TrackedStore("visitors")  # anonymous_id -> [first session start, its session_id]
+        self.tracked_sources = frozenset(s.lower() for s in engine.config.tracked_sources)
         self._min_pending = INF
 
     def stores(self) -> list[TrackedStore]:
@@ -79,8 +117,8 @@ class SessionTracker:
         if session is None:
             if self._late_everywhere(t):
                 return
-            session = {"start": t, "last": t, "pv": {}, "npv": 0, "cart": False, "checkout": False,
-                       **session_attributes(event)}
+            session = {"start": t, "last": t, "pv": {}, "bpv": {}, "npv": 0, "cart": False, "checkout": False,
+                       "ev": [], **session_attributes(event)}
             self.sessions[sid] = session
             self._note_start(sid, session)
         else:
@@ -94,15 +132,27 @@ class SessionTracker:
             if t > session["last"]:
                 session["last"] = t
             self.sessions.touch(sid)
+        self._remember(session, event_entry(event))
         kind = event.type
         if kind in PAGE_VIEW_TYPES:
             bucket = str(floor_to(t, self.engine.bucket_s))
             session["pv"][bucket] = session["pv"].get(bucket, 0) + 1
             session["npv"] += 1
+            if kind == "page_viewed" and (event.data.get("page") or {}).get("type") == "blog":
+                blog = session.setdefault("bpv", {})
+                blog[bucket] = blog.get(bucket, 0) + 1
         elif kind == "product_added":
             session["cart"] = True
         elif kind == "checkout_started":
             session["checkout"] = True
+
+    @staticmethod
+    def _remember(session: dict, entry: list) -> None:
+        """Keep the earliest MAX_SESSION_EVENTS events in time order, whatever the arrival order."""
+        events = session.setdefault("ev", [])
+        bisect.insort(events, entry)
+        if len(events) > MAX_SESSION_EVENTS:
+            events.pop()
 
     def _late_everywhere(self, t: float) -> bool:
         """Report the click late for the final windows a session starting at `t` would miss.
@@ -163,8 +213,11 @@ class SessionTracker:
         bounced = npv == 1 and not session["cart"] and not session["checkout"] and not converted
         first = self.visitors.get(session["anon"])
         new_visitor = first is not None and first[0] == session["start"] and first[1] == sid
-        dims = {"channel": session["channel"], "device": session["device"], "country": session["country"]}
-        engine.contribute(SESSION, session["start"], dims, {
+        channel, start = session["channel"], session["start"]
+        dims = {"channel": channel, "device": session["device"], "country": session["country"],
+                "source": source_label(session["source"], self.tracked_sources),
+                "hour": engine.config.hour_of_day(start)}
+        engine.contribute(SESSION, start, dims, {
             "sessions": 1,
             "bounced_sessions": int(bounced),
             "session_page_views": npv,
@@ -173,15 +226,61 @@ class SessionTracker:
             "cart_sessions": int(session["cart"]),
             "abandoned_cart_sessions": int(session["cart"] and not converted),
             "new_visitor_sessions": int(new_visitor),
+            "returning_visitor_sessions": int(not new_visitor),
             "mobile_sessions": int(session["device"] == "mobile"),
+            "ppc_sessions": int(channel in PPC_CHANNELS),
+            "blog_sessions": int(bool(session.get("bpv"))),
             "visitors": session["anon"],
         })
         for currency, micros in sorted(revenue_by_currency.items()):
-            engine.contribute(SESSION, session["start"], dims, {"session_revenue": micros / MICROS}, currency)
+            engine.contribute(SESSION, start, dims, {"session_revenue": micros / MICROS}, currency)
         for bucket, count in session["pv"].items():
             engine.contribute(SESSION, float(bucket), dims, {"page_views": count})
+        for bucket, count in session.get("bpv", {}).items():
+            engine.contribute(SESSION, float(bucket), dims, {"blog_page_views": count})
+        if channel == "affiliate":
+            self._attribute_affiliate(session, converted, revenue_by_currency)
+        self._attribute_page_paths(session)
         for chat_time, chat_channel in chats:
             self.resolve_chat(chat_time, chat_channel, converted)
+
+    def _attribute_affiliate(self, session: dict, converted: bool, revenue_by_currency: dict[str, int]) -> None:
+        """Affiliate sessions by affiliate: the session's campaign source (or referrer host)."""
+        engine, start = self.engine, session["start"]
+        dims = {"affiliate": source_label(session["source"], self.tracked_sources)}
+        engine.contribute(SESSION, start, dims,
+                          {"affiliate_sessions": 1, "affiliate_converted_sessions": int(converted)})
+        # A zero in the reporting currency still reports affiliate revenue 0 for the window.
+        revenue = sorted(revenue_by_currency.items()) or [(engine.config.reporting_currency, 0)]
+        for currency, micros in revenue:
+            engine.contribute(SESSION, start, dims, {"affiliate_revenue": micros / MICROS}, currency)
+
+    def _attribute_page_paths(self, session: dict) -> None:
+        """Time on page and product-to-product transitions from the time-sorted events.
+
+        Time on page: for each page view followed by another event, the gap to that event,
+        attributed to the session start. Transitions: consecutive product views of different
+        products, attributed to the time of the second view.
+        """
+        engine, events = self.engine, session.get("ev", [])
+        gaps: dict[str, list[int]] = {}  # page type -> [gap micros, page views timed]
+        for this, after in zip(events, events[1:]):
+            if len(this) > 1:
+                timed = gaps.setdefault(this[1], [0, 0])
+                timed[0] += to_micros(after[0] - this[0])
+                timed[1] += 1
+        for page_type, (micros, count) in sorted(gaps.items()):
+            engine.contribute(SESSION, session["start"], {"page_type": page_type},
+                              {"time_on_page_s": micros / MICROS, "timed_page_views": count})
+        views = [e for e in events if len(e) > 2]
+        by_bucket: dict[int, dict[str, int]] = {}
+        for a, b in zip(views, views[1:]):
+            if a[2] != b[2]:
+                counts = by_bucket.setdefault(floor_to(b[0], engine.bucket_s), {})
+                pair = a[2] + PAIR_SEPARATOR + b[2]
+                counts[pair] = counts.get(pair, 0) + 1
+        for bucket, counts in sorted(by_bucket.items()):
+            engine.contribute(SESSION, float(bucket), {}, {"view_transitions": counts})
 
     def resolve_chat(self, chat_time: float, chat_channel: str, converted: bool) -> None:
         self.engine.contribute(SESSION, chat_time, {"chat_channel": chat_channel},

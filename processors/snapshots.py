@@ -54,14 +54,27 @@ def _total(sums: dict, measure: str, rate_of: RateOf) -> float | int:
 
 
 def kpi_value(kpi: Kpi, sums: dict, rate_of: RateOf = lambda c: 1.0
-              ) -> tuple[float | int | None, float | int, float | int | None]:
+              ) -> tuple[float | int | None, float | int | None, float | int | None]:
     """(value, numerator, denominator) of one KPI from one breakdown's totals."""
+    if kpi.factors:
+        return _product_of_ratios(kpi, sums, rate_of), None, None
     numerator = _total(sums, kpi.numerator, rate_of)
     if kpi.denominator is None:
         return numerator, numerator, None
     denominator = _total(sums, kpi.denominator, rate_of)
     value = kpi.scale * numerator / denominator if denominator else None
     return value, numerator, denominator
+
+
+def _product_of_ratios(kpi: Kpi, sums: dict, rate_of: RateOf) -> float | None:
+    """scale * prod(numerator / denominator) over the KPI's factors; None when a denominator is 0."""
+    value = kpi.scale
+    for numerator, denominator in kpi.factors:
+        below = _total(sums, denominator, rate_of)
+        if not below:
+            return None
+        value *= _total(sums, numerator, rate_of) / below
+    return value
 
 
 def window_snapshots(

@@ -66,10 +66,13 @@ class KpiCollector:
                 label_values = [snap["window"], breakdown, *(dims.get(d, "") for d in kpi.dims)]
                 if snap["value"] is not None:
                     value.add_metric(label_values, float(snap["value"]))
-                numerator.add_metric(label_values, float(snap["numerator"]))
+                if snap["numerator"] is not None:
+                    numerator.add_metric(label_values, float(snap["numerator"]))
                 if kpi.denominator is not None and snap["denominator"] is not None:
                     denominator.add_metric(label_values, float(snap["denominator"]))
             yield value
+            if kpi.factors:  # a product of ratios has no parts of its own (see Kpi)
+                continue
             yield numerator
             if kpi.denominator is not None:
                 yield denominator

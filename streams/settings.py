@@ -51,6 +51,8 @@ class Settings:
     reporting_currency: str = "USD"
     fx_rates: str = ""  # e.g. "EUR=1.08,GBP=1.27": units of the reporting currency per unit
     count_bot_chat_replies: bool = False
+    store_timezone: str = "UTC"  # IANA zone, e.g. Asia/Shanghai: the hour of sessions_by_hour, revenue_by_hour
+    tracked_sources: str = ""  # e.g. "aff-1042,newsletter": sources kept as `source`/`affiliate` labels
     interim_interval: str = "5s"
     batch_max_events: int = 2000
     batch_within: str = "50ms"
@@ -106,6 +108,8 @@ class Settings:
             reporting_currency=self.reporting_currency,
             fx_rates=rates,
             count_bot_chat_replies=self.count_bot_chat_replies,
+            store_timezone=self.store_timezone,
+            tracked_sources=tuple(s.strip().lower() for s in self.tracked_sources.split(",") if s.strip()),
         )
 
     def redacted(self) -> dict:

@@ -15,6 +15,7 @@ cleanup() {
     local rc=$?
     set +e
     trap - EXIT INT TERM
+    [[ -n "${sim_pid:-}" ]] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
     stop_pid worker "$WORKER_PID_FILE" 30
     local svc
     for svc in "${started[@]}"; do
@@ -53,4 +54,7 @@ log "worker up (pid $worker_pid)"
 log "  metrics: http://127.0.0.1:$WEB_PORT/metrics"
 log "  KPIs:    http://127.0.0.1:$WEB_PORT/kpis"
 log "simulating events (Ctrl-C to stop everything)"
-"$SHOPPULSE_VENV/bin/shoppulse" simulate --backfill 40m --rate 10 "$@"
+# In the background and waited for, so that a TERM to this script stops everything at once.
+"$SHOPPULSE_VENV/bin/shoppulse" simulate --backfill 40m --rate 10 "$@" &
+sim_pid=$!
+wait "$sim_pid"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command for developers and CI:
 #   bash deploy/local/test.sh [pytest args...]
-# Sets up .venv, installs the tools the tests call (promtool), starts the local
+# Sets up .venv, installs the tools the tests call (promtool, amtool), starts the local
 # Kafka broker and Redis, runs pytest against them and stops again whatever it
 # started itself. Services that were already running (deploy/local/services-up.sh)
 # are left running, which makes repeated runs faster. Exits with pytest's code.
@@ -27,6 +27,7 @@ trap 'exit 143' TERM
 t0=$SECONDS
 bash "$SHOPPULSE_LOCAL_DIR/setup-python.sh"
 ensure_apt_package promtool prometheus
+ensure_apt_package amtool prometheus-alertmanager
 
 pid_alive "$KAFKA_PID_FILE" >/dev/null || started+=(kafka)
 bash "$SHOPPULSE_LOCAL_DIR/kafka-start.sh"
