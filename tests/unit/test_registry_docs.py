@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_readme_kpi_table_is_current():
     readme = (ROOT / "README.md").read_text()
-    assert kpi_table() in readme, "run: python -c 'from processors.docs import *' and update README (see docs.py)"
+    assert kpi_table() in readme, "README KPI table is stale: run .venv/bin/python -m processors.docs --write"
 
 
 def test_every_kpi_reads_measures_with_one_scope():
