@@ -22,13 +22,23 @@ def _worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="directory for RocksDB state (default .run/worker)")
     parser.add_argument("--partitions", type=int, help="partitions of topics created on start (default 4)")
     parser.add_argument("--loglevel", default=None, help="debug, info, warning, error")
+    parser.add_argument("--alert-rules", help="YAML alert rule file, \"\" for none (SHOPPULSE_ALERT_RULES)")
 
 
 def run_worker(args: argparse.Namespace) -> int:
     settings = Settings.from_env(
         kafka_bootstrap=args.bootstrap, redis_url=args.redis_url, web_port=args.web_port,
         web_host=args.web_host, store=args.store, data_dir=args.data_dir, partitions=args.partitions,
-        log_level=args.loglevel)
+        log_level=args.loglevel, alert_rules=args.alert_rules)
+    from processors.alerts import RuleError
+
+    from .alerting import configured_rules
+
+    try:
+        alert_rules = configured_rules(settings)
+    except RuleError as exc:
+        print("shoppulse: invalid alert rules:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
+        return 2
     from faust.worker import Worker
 
     from .app import ShopPulse
@@ -42,7 +52,7 @@ def run_worker(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"shoppulse: cannot reach Kafka at {settings.kafka_bootstrap}: {exc}", file=sys.stderr)
         return 2
-    shop = ShopPulse(settings)
+    shop = ShopPulse(settings, alert_rules)
     print(f"shoppulse worker: http://{settings.web_host}:{settings.web_port}/metrics and /kpis", file=sys.stderr)
     Worker(shop.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
     return 0
@@ -57,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     _worker_arguments(worker)
     worker.set_defaults(run=run_worker)
 
-    from .tools import compute, replay, simulate
+    from .tools import compute, replay, simulate, verify
 
     sim = sub.add_parser("simulate", help="write a seeded storefront's events to Kafka (or a file)")
     simulate.add_arguments(sim)
@@ -70,7 +80,38 @@ def build_parser() -> argparse.ArgumentParser:
     comp = sub.add_parser("compute", help="compute final KPI snapshots of a JSONL file in batch")
     compute.add_arguments(comp)
     comp.set_defaults(run=compute.run_compute)
+
+    ver = sub.add_parser("verify", help="recompute KPIs from the input topics (or a file) and diff them with "
+                                        "the final snapshots on Kafka; exits 1 on any mismatch")
+    verify.add_arguments(ver)
+    ver.set_defaults(run=verify.run_verify)
+
+    alerts = sub.add_parser("alerts", help="work with alert rule files")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
+    check = alerts_sub.add_parser("check", help="validate an alert rule file and list its rules")
+    check.add_argument("file", help="YAML rule file (format: processors/alerts.py)")
+    check.set_defaults(run=run_alerts_check)
     return parser
+
+
+def run_alerts_check(args: argparse.Namespace) -> int:
+    """Validate a rule file against the registry and the configured windows; exit 2 on errors."""
+    from pathlib import Path
+
+    from processors.alerts import RuleError
+
+    from .alerting import configured_windows, read_rule_file
+
+    try:
+        rules = read_rule_file(Path(args.file), configured_windows(Settings.from_env()))
+    except RuleError as exc:
+        print("shoppulse: invalid alert rules:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
+        return 2
+    print(f"{args.file}: {len(rules)} rule(s)")
+    width = max((len(rule.name) for rule in rules), default=0)
+    for rule in rules:
+        print(f"  {rule.name:<{width}}  {rule.severity:<8}  {rule.describe()}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

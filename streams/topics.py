@@ -1,10 +1,8 @@
 """Creates the input and output topics on start, with the configured partition counts."""
 from __future__ import annotations
 
-from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
-
 from .settings import Settings
+from .tools.kafka_io import ensure_topics as create_missing_topics
 
 
 def kafka_python_security(settings: Settings) -> dict:
@@ -21,19 +19,7 @@ def kafka_python_security(settings: Settings) -> dict:
 
 
 def ensure_topics(settings: Settings) -> list[str]:
-    """Create missing topics; returns the names created."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="shoppulse-admin",
-                             request_timeout_ms=15000, **kafka_python_security(settings))
-    try:
-        existing = set(admin.list_topics())
-        wanted = [*settings.input_topics, *settings.output_topics]
-        new = [NewTopic(name, settings.partitions, settings.replication_factor)
-               for name in wanted if name not in existing]
-        if new:
-            try:
-                admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
-        return [t.name for t in new]
-    finally:
-        admin.close()
+    """Create missing input and output topics; returns the names created."""
+    wanted = {name: settings.partitions for name in [*settings.input_topics, *settings.output_topics]}
+    return create_missing_topics(settings.kafka_bootstrap, wanted, replication_factor=settings.replication_factor,
+                                 timeout_ms=15_000, **kafka_python_security(settings))

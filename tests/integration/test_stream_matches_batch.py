@@ -4,7 +4,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from .harness import Namespace, Worker, comparable, compute, final_snapshots, read_topic, run_cli
+import subprocess
+
+from .harness import SHOPPULSE, Namespace, Worker, comparable, compute, final_snapshots, producer, read_topic, run_cli
 
 SMALL_T0 = "2019-06-13T10:"
 
@@ -72,6 +74,20 @@ def test_replayed_file_of_20000_events_matches_compute(tmp_path):
         assert kpis["count"] >= 1 and all(s["kpi"] == "sessions" for s in kpis["snapshots"])
     finally:
         worker.stop()
+
+    # The operator's check agrees, from the input topics and from the file ...
+    assert b"verify: OK" in run_cli(["verify"], ns.env()).stderr
+    assert b"verify: OK" in run_cli(["verify", "--file", str(events)], ns.env()).stderr
+    # ... and catches a final snapshot whose value is wrong.
+    wrong = dict(next(s for s in batch if s["kpi"] == "orders" and s["window"] == "1m"))
+    wrong["value"] = wrong["numerator"] = wrong["numerator"] + 1
+    key = _key(wrong).encode()
+    with producer() as send:
+        send.send(ns.topics["snapshots"], orjson.dumps(wrong), key=key).get(timeout=30)
+    result = subprocess.run([SHOPPULSE, "verify"], env=ns.env(), capture_output=True, timeout=300)
+    assert result.returncode == 1
+    assert f"differs  {key.decode()}".encode() in result.stdout
+    assert f"changed  {key.decode()}".encode() in result.stdout
 
 
 def _at(seconds: int) -> str:
