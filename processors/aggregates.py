@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .registry import DISTINCT_MEASURES, MEASURE_PLANS, MONEY_MEASURES, CUMULATIVE_MEASURES, RANKING_MEASURES, \
     MeasurePlan
+from .labels import LabelLimiter
 from .state import TrackedStore
 
 # Numbers are kept as integer millionths so that sums do not depend on the order in
@@ -56,8 +57,9 @@ class BucketAggregates:
     """Measures summed into `bucket_s`-second buckets per scope, breakdown and measure."""
 
     def __init__(self, bucket_s: int, plans: dict[str, MeasurePlan] = MEASURE_PLANS,
-                 ranking_cap: int = 10_000):
+                 ranking_cap: int = 10_000, max_label_values: int = 50):
         self.bucket_s = bucket_s
+        self.labels = LabelLimiter(max_label_values)
         self.plans = plans
         self.ranking_cap = ranking_cap
         self.store = TrackedStore("buckets", _encode_bucket, _decode_bucket)
@@ -68,7 +70,8 @@ class BucketAggregates:
 
     def breakdowns(self, measure: str, dims: dict[str, str]) -> list[str]:
         plan = self.plans[measure]
-        return [""] + [f"{d}={dims.get(d) or UNKNOWN}" for d in plan.dims]
+        admit = self.labels.admit
+        return [""] + [f"{d}={admit(d, str(dims.get(d) or UNKNOWN))}" for d in plan.dims]
 
     def add(self, scope: str, bucket_start: int, dims: dict[str, str], amounts: dict,
             currency: str | None = None) -> None:

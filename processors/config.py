@@ -29,6 +29,8 @@ class EngineConfig:
     count_bot_chat_replies: bool = False
     dedup_retention_s: float = 2 * 86400.0
     entity_retention_s: float = 30 * 86400.0
+    max_label_values: int = 50  # distinct values per breakdown dimension before folding into "other"
+    churn_horizon_s: float = 90 * 86400.0  # a customer churns this long after their last order
     store_timezone: str = "UTC"  # IANA zone of the store; hour-of-day KPIs use its local hour
     # Campaign sources (e.g. affiliate ids) kept as values of the `source` and `affiliate`
     # dims; other unknown sources are folded into "other" (see sessions.source_label).

@@ -43,14 +43,21 @@ class Pipeline:
         self.decoder = Decoder(limits, topic_types)
         self.clock = clock
         self.processed_offsets: dict[tuple[str, int], int] = {}
+        # Offsets below these are already in the loaded state (a checkpoint): skipped
+        # when Kafka delivers them again after a restart.
+        self.resume_offsets: dict[tuple[str, int], int] = {}
+        self.skipped_replays = 0
 
     def process(self, messages: list[RawMessage]) -> BatchOutput:
         out = BatchOutput()
         now = self.clock()
         events = []
-        processed = self.processed_offsets
+        processed, resume = self.processed_offsets, self.resume_offsets
         for message in messages:
             tp = (message.topic, message.partition)
+            if message.offset < resume.get(tp, -1):
+                self.skipped_replays += 1
+                continue
             if message.offset > processed.get(tp, -1):
                 processed[tp] = message.offset
             decoded, rejections = self.decoder.decode(message.value, message.topic, message.partition, message.offset)
@@ -65,6 +72,17 @@ class Pipeline:
         out.duplicates.update(report.duplicates)
         out.snapshots = self.engine.advance(now)
         return out
+
+    def checkpoint_offsets(self) -> dict[str, int]:
+        """Next offset to read per input partition ("topic:partition"), for a checkpoint."""
+        offsets = {f"{t}:{p}": o for (t, p), o in self.resume_offsets.items()}
+        offsets.update({f"{t}:{p}": o + 1 for (t, p), o in self.processed_offsets.items()})
+        return offsets
+
+    def resume_from(self, offsets: dict[str, int]) -> None:
+        for name, offset in offsets.items():
+            topic, _, partition = name.rpartition(":")
+            self.resume_offsets[(topic, int(partition))] = offset
 
     def tick(self) -> BatchOutput:
         """Advance on wall time alone (idle partitions) and collect what became final."""
