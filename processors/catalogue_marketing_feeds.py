@@ -31,7 +31,7 @@ KPIS: tuple[Kpi, ...] = (
        "Ad clicks reported by the ad platforms.", "sum(clicks) of ad reports", _AD, windows=REPORT_WINDOWS),
     _k("ad_ctr", 6, MARKETING, "ad_clicks", "ad_impressions", RATIO, EVENT, ("platform",),
        "Ad click-through rate.", "sum(clicks) / sum(impressions) of ad reports", _AD, windows=REPORT_WINDOWS),
-    # Email engagement (5, 8, 23) by event time; campaign labels are bounded (see marketing.py).
+    # Email engagement (5, 8, 23) by event time; campaign values are bounded (processors/labels.py).
     _k("email_clicks", 5, MARKETING, "email_clicks", None, COUNT, EVENT, ("campaign",),
        "Clicks on links in campaign emails.", "count of email_clicked", ("email_clicked",)),
     _k("email_open_rate", 8, MARKETING, "email_first_opens", "email_delivered", RATIO, EVENT, ("campaign",),

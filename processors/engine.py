@@ -16,6 +16,8 @@ from .sessions import SessionTracker
 from .service import ServiceTracker
 from .commerce import OrderTracker
 from .operations import OperationsTracker
+from .marketing import MarketingTracker
+from .catalog import CatalogTracker
 from .snapshots import window_snapshots
 from .state import TrackedStore
 from .windows import bucket_size_s, floor_to
@@ -51,7 +53,7 @@ class KpiEngine:
         self.sizes = tuple(sorted(config.window_sizes_s))
         self.bucket_s = bucket_size_s(list(self.sizes))
         self.kpis_by_scope = {scope: [k for k in kpis if k.scope == scope] for scope in SCOPES}
-        self.aggregates = BucketAggregates(self.bucket_s)
+        self.aggregates = BucketAggregates(self.bucket_s, max_label_values=config.max_label_values)
         self.clock = PartitionClock(config.idle_partition_s)
         self.seen = TrackedStore("seen")
         self.meta = TrackedStore("meta")
@@ -61,10 +63,12 @@ class KpiEngine:
         self.orders = OrderTracker(self)
         self.service = ServiceTracker(self)
         self.operations = OperationsTracker(self)
+        self.marketing = MarketingTracker(self)
+        self.catalog = CatalogTracker(self)
         self.fx = FxRates(config.reporting_currency, config.fx_rates)
         # Every tracker handles some event types and owns some stores; add new KPI
         # families here.
-        self.trackers = [self.sessions, self.orders, self.service, self.operations, self.fx]
+        self.trackers = [self.sessions, self.orders, self.service, self.operations, self.marketing, self.catalog, self.fx]
         self._handlers = {}
         for tracker in self.trackers:
             self._handlers.update(tracker.handlers())
@@ -79,7 +83,7 @@ class KpiEngine:
     # ----------------------------------------------------------------- state
     @property
     def stores(self) -> list[TrackedStore]:
-        stores = [self.aggregates.store, self.aggregates.base, self.seen, self.meta]
+        stores = [self.aggregates.store, self.aggregates.base, self.aggregates.labels.values, self.seen, self.meta]
         for tracker in self.trackers:
             stores += tracker.stores()
         return stores
@@ -107,6 +111,7 @@ class KpiEngine:
             if self.clock.watermark is None:
                 self.clock.watermark = -INF
         self.sessions.after_load()
+        self.aggregates.labels.after_load()
 
     def _save_meta(self) -> None:
         self.meta["frontier"] = {s: {str(z): (None if v == -INF else v) for z, v in f.items()}
@@ -231,8 +236,14 @@ class KpiEngine:
         snapshots: list[dict] = []
         touched, self._touched = self._touched, set()
         starts = {scope: sorted(self._bucket_index[scope]) for scope in SCOPES}
+        newest = self.clock.newest()
         for scope, z, w in sorted(touched):
             if w + z <= self.frontier[scope][z]:
+                continue
+            if w > newest:
+                # Stream time has not reached this window (changes scheduled ahead, e.g. a
+                # churn date): report it once it has.
+                self._touched.add((scope, z, w))
                 continue
             snapshots += self._window_snapshots(scope, z, w, starts[scope], final=False, emitted_at=emitted_at)
         return snapshots
@@ -265,6 +276,7 @@ class KpiEngine:
         entity_horizon = wm - self.config.entity_retention_s
         self.orders.expire(entity_horizon)
         self.service.expire(entity_horizon)
+        self.marketing.expire(entity_horizon)
 
 
 def _name(size_s: int) -> str:

@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from . import catalogue_core
 from . import catalogue_supply
 from . import catalogue_marketing_sessions
+from . import catalogue_marketing_feeds
+from . import catalogue_sales
 from .kpi import (COUNT, CURRENCY, EVENT, MEASURE_TRAITS, RATIO, SCOPES, SCORE, SECONDS, SESSION, Kpi,
                   declare_traits)
 
-CATALOGUE_MODULES = (catalogue_core, catalogue_supply, catalogue_marketing_sessions)
+CATALOGUE_MODULES = (catalogue_core, catalogue_supply, catalogue_marketing_sessions, catalogue_marketing_feeds, catalogue_sales)
 
 KPIS: tuple[Kpi, ...] = tuple(k for module in CATALOGUE_MODULES for k in module.KPIS)
 

@@ -50,7 +50,7 @@ def session_attributes(event: Event) -> dict:
         "channel": classify_channel(campaign, referrer),
         "device": data.get("device") or UNKNOWN,
         "country": data.get("country") or UNKNOWN,
-        "source": str(campaign.get("source") or referrer_host(referrer) or "(direct)").lower(),
+        "source": str(campaign.get("source") or referrer_host(referrer) or DIRECT).lower(),
         "anon": data["anonymous_id"],
         "cust": data.get("customer_id"),
     }

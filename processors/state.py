@@ -55,6 +55,11 @@ class TrackedStore:
             value = self.data.get(key)
             yield key, (None if value is None else self._encode(value))
 
+    def encoded_items(self) -> Iterator[tuple[str, Any]]:
+        """Every (key, encoded value): the whole store, for a snapshot."""
+        for key, value in self.data.items():
+            yield key, self._encode(value)
+
     def load(self, items: Iterable[tuple[str, Any]]) -> None:
         """Fill from persisted (key, encoded value) pairs without marking them changed."""
         for key, value in items:

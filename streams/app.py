@@ -1,6 +1,7 @@
 """The Faust application: topics, the engine-state table, the agent, timers and web views."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -10,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from processors.engine import KpiEngine
 from schemas.decoder import Limits
 
+from .alerting import Alerting, PersistedState, configured_rules
 from .metrics import KpiCollector, OperationalMetrics
 from .pipeline import Pipeline, RawMessage
 from .serving import ServingStore
@@ -39,7 +41,7 @@ def broker_credentials(settings: Settings):
 class ShopPulse:
     """Owns the Faust app and everything the worker shares between agent, timers and views."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, alert_rules=None):
         self.settings = settings
         self.app = faust.App(
             settings.app_id,
@@ -59,6 +61,9 @@ class ShopPulse:
             producer_linger_ms=5,
             web_enabled=True,
             table_standby_replicas=0,
+            # A killed worker's partitions move on after 10 s instead of Faust's 60 s default.
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=2.0,
         )
         self.engine = KpiEngine(settings.engine_config())
         self.engine.clock.hold = True  # until the backlog of every input partition is known
@@ -71,9 +76,12 @@ class ShopPulse:
         self.metrics = OperationalMetrics(self.registry)
         self.serving = ServingStore(settings.redis_url, settings.redis_key_prefix, settings.redis_password)
         self.state = EngineStateTable(self.app, "engine_state", settings.partitions)
+        self.alerting = Alerting(configured_rules(settings) if alert_rules is None else alert_rules)
+        self.persisted = PersistedState(self.engine, self.alerting.evaluator)  # one table, saved together
         self.loaded = False
         self.started_consuming = False
         self._last_interim = 0.0
+        self._publishing = asyncio.Lock()  # checkpoints must not interleave
         self._interim_s = _seconds(settings.interim_interval)
         self._define_topics()
         self._define_agent()
@@ -86,6 +94,7 @@ class ShopPulse:
         self.snapshots_topic = app.topic(s.topic_snapshots, **raw)
         self.deadletter_topic = app.topic(s.topic_deadletter, **raw)
         self.late_topic = app.topic(s.topic_late, **raw)
+        self.alerts_topic = app.topic(s.topic_alerts, **raw)
 
     def _define_agent(self) -> None:
         app, settings = self.app, self.settings
@@ -99,8 +108,15 @@ class ShopPulse:
                 self.started_consuming = True
                 messages = [RawMessage(e.message.value, e.message.topic, e.message.partition, e.message.offset)
                             for e in events]
+                # Which partitions still hold unread data decides how far stream time may
+                # move: note it before every batch, not only on the timer.
+                self.update_consumer_lag()
+                t0 = time.perf_counter()
                 out = self.pipeline.process(messages)
+                t1 = time.perf_counter()
                 await self.publish(out)
+                log.debug("batch of %d messages: process %.1f ms, publish %.1f ms", len(messages),
+                          1000 * (t1 - t0), 1000 * (time.perf_counter() - t1))
 
         @app.timer(1.0, name="advance_stream_time")
         async def advance_stream_time():
@@ -123,27 +139,53 @@ class ShopPulse:
         """Load engine state from the (recovered) table once, before the first batch."""
         if self.loaded:
             return
-        n = self.state.load_into(self.engine)
+        n, offsets = self.state.load_into(self.persisted)
+        self.pipeline.resume_from(offsets)
         self.engine.after_load(time.time())
         self.loaded = True
         log.info("engine state loaded: %d keys, watermark %s", n, self.engine.watermark)
 
     async def publish(self, out) -> None:
-        self.state.save(self.engine)
-        for key, value in out.dead_letters:
-            await self.deadletter_topic.send(key=key, value=value)
-        for key, value in out.late:
-            await self.late_topic.send(key=key, value=value)
-        for key, value in out.snapshot_messages():
-            await self.snapshots_topic.send(key=key, value=value)
+        """Checkpoint the state a batch produced and send its outputs, one batch at a time."""
+        async with self._publishing:
+            await self._publish(out)
+
+    async def _publish(self, out) -> None:
+        t = [time.perf_counter()]
+        alerts = self.alerting.messages(out, self.engine.clock.newest(), time.time())
+        written = self.state.save(self.persisted)
+        t.append(time.perf_counter())
+        s = self.settings
+        await self._send(s.topic_deadletter, out.dead_letters)
+        await self._send(s.topic_late, out.late)
+        await self._send(s.topic_snapshots, out.snapshot_messages())
+        await self._send(s.topic_alerts, alerts)
+        t.append(time.perf_counter())
+        # Faust flushes the producer before it commits input offsets, so no offset
+        # commit passes a delta that is not delivered.
+        await self.state.commit(self.pipeline.checkpoint_offsets(), self.persisted)
+        t.append(time.perf_counter())
         for snap in out.snapshots:
             self.kpi_collector.observe(snap)
         self.metrics.record_batch(out)
         self.metrics.record_engine(self.engine)
         self.serving.stage(out.snapshots)
         await self.serving.flush()
+        t.append(time.perf_counter())
+        log.debug("publish: %d keys, %d snapshots; save %.1f sends %.1f commit %.1f rest %.1f ms", written,
+                  len(out.snapshots), *(1000 * (b - a) for a, b in zip(t, t[1:])))
         self.metrics.serving_backlog.set(self.serving.backlog)
         self.metrics.ready.set(1 if self.is_ready() else 0)
+
+    async def _send(self, topic: str, messages) -> None:
+        """Hand (key, value) messages to the producer without Faust's per-message channel work.
+
+        Delivery is confirmed by the producer flush Faust performs before it commits the
+        input offsets.
+        """
+        producer = self.app.producer
+        for key, value in messages:
+            await producer.send(topic, key, value, None, None, None)
 
     def update_consumer_lag(self) -> None:
         """Export lag per input partition and tell the clock which partitions still have data."""

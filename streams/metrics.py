@@ -21,6 +21,14 @@ def family_name(kpi: Kpi) -> str:
     return base if base.endswith(suffix) else base + suffix
 
 
+def part_name(kpi: Kpi, part: str) -> str:
+    """`shoppulse_<kpi>_numerator` / `_denominator`, a `_s` id ending spelled `_seconds` (promtool lint)."""
+    base = f"shoppulse_{kpi.id}"
+    if kpi.unit == SECONDS and base.endswith("_s"):
+        base = base[:-2] + "_seconds"
+    return f"{base}_{part}"
+
+
 def kpi_labels(kpi: Kpi) -> list[str]:
     return ["window", "breakdown", *kpi.dims]
 
@@ -56,9 +64,9 @@ class KpiCollector:
         for kpi in self.kpis:
             name, labels = family_name(kpi), kpi_labels(kpi)
             value = GaugeMetricFamily(name, f"{kpi.help} Latest final window.", labels=labels)
-            numerator = GaugeMetricFamily(f"shoppulse_{kpi.id}_numerator",
+            numerator = GaugeMetricFamily(part_name(kpi, "numerator"),
                                           f"Numerator of {kpi.id} ({kpi.formula}).", labels=labels)
-            denominator = GaugeMetricFamily(f"shoppulse_{kpi.id}_denominator",
+            denominator = GaugeMetricFamily(part_name(kpi, "denominator"),
                                             f"Denominator of {kpi.id} ({kpi.formula}).", labels=labels)
             for snap in by_kpi.get(kpi.id, ()):
                 dims = snap["dims"]
@@ -111,6 +119,10 @@ class OperationalMetrics:
         self.serving_backlog = Gauge("shoppulse_serving_backlog",
                                      "Snapshots waiting to be written to the serving store (Redis).",
                                      registry=registry)
+        self.folded_labels = Counter("shoppulse_label_values_folded",
+                                     "Breakdown values reported as `other` because a dimension reached its "
+                                     "cap (SHOPPULSE_MAX_LABEL_VALUES).", registry=registry)
+        self._folded = 0
         self._engine_counts: dict[str, int] = {}
 
     def record_batch(self, out) -> None:
@@ -133,6 +145,10 @@ class OperationalMetrics:
         self.open_sessions.set(engine.sessions.open_sessions())
         for store in engine.stores:
             self.state_keys.labels(store.name).set(len(store))
+        folded = engine.aggregates.labels.folded
+        if folded > self._folded:
+            self.folded_labels.inc(folded - self._folded)
+            self._folded = folded
         for kind, total in engine.counters.items():
             delta = total - self._engine_counts.get(kind, 0)
             if delta > 0:

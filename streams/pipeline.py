@@ -82,7 +82,9 @@ class Pipeline:
     def resume_from(self, offsets: dict[str, int]) -> None:
         for name, offset in offsets.items():
             topic, _, partition = name.rpartition(":")
-            self.resume_offsets[(topic, int(partition))] = offset
+            tp = (topic, int(partition))
+            self.resume_offsets[tp] = offset
+            self.processed_offsets[tp] = max(self.processed_offsets.get(tp, -1), offset - 1)
 
     def tick(self) -> BatchOutput:
         """Advance on wall time alone (idle partitions) and collect what became final."""

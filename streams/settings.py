@@ -51,14 +51,17 @@ class Settings:
     reporting_currency: str = "USD"
     fx_rates: str = ""  # e.g. "EUR=1.08,GBP=1.27": units of the reporting currency per unit
     count_bot_chat_replies: bool = False
+    churn_horizon: str = "90d"  # a customer churns this long after their last order
     store_timezone: str = "UTC"  # IANA zone, e.g. Asia/Shanghai: the hour of sessions_by_hour, revenue_by_hour
     tracked_sources: str = ""  # e.g. "aff-1042,newsletter": sources kept as `source`/`affiliate` labels
     interim_interval: str = "5s"
     batch_max_events: int = 2000
     batch_within: str = "50ms"
+    max_label_values: int = 50
     max_event_bytes: int = 64 * 1024
     max_batch_bytes: int = 1024 * 1024
     log_level: str = "info"
+    alert_rules: str = "deploy/alerts/default.yaml"  # YAML rule file (processors/alerts.py); "" = no alerts
     extra: dict = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -108,6 +111,8 @@ class Settings:
             reporting_currency=self.reporting_currency,
             fx_rates=rates,
             count_bot_chat_replies=self.count_bot_chat_replies,
+            max_label_values=self.max_label_values,
+            churn_horizon_s=parse_duration_s(self.churn_horizon),
             store_timezone=self.store_timezone,
             tracked_sources=tuple(s.strip().lower() for s in self.tracked_sources.split(",") if s.strip()),
         )

@@ -1,159 +1,197 @@
-"""Engine state in one Faust table, saved in atomic checkpoints that survive kill -9.
+"""Engine state in one Faust table, as atomic per-batch deltas plus periodic snapshots.
 
-Every batch is one checkpoint (an epoch). Each changed key is written as a wrapper
-`{"e": epoch, "v": value, "p": value at the last committed epoch, "pe": its epoch}`;
-once the producer has delivered all of them, a commit record names the epoch and the
-input offsets the state includes. On load, a key written by an epoch that never got
-its commit record falls back to its previous value, so the state is always exactly
-that of the last committed checkpoint, and the input offsets it includes are skipped
-when Kafka delivers them again (Faust commits consumer offsets only after the batch,
-so it never passes a checkpoint).
+Faust writes one changelog record per table key, and each costs a few hundred
+microseconds; a key per changed session or dedup id would cap a worker at a few
+thousand events/s and a crash could leave a batch half written. So every batch is one
+*delta* (all keys it changed, in one record or a few numbered chunks that are only
+applied when all are present), and every `snapshot_interval_s` the full state is
+written as a *snapshot* (chunks plus a mark written last). Loading takes the newest
+complete snapshot and applies the deltas after it in epoch order, stopping at the first
+incomplete one; each delta names the input offsets its state includes, so the worker
+skips those when Kafka delivers them again after a crash.
+
+Record keys: `delta|<epoch>|<chunk>|<chunks>`, `snap|<epoch>|<chunk>`, `snapmark|<epoch>`.
 """
 from __future__ import annotations
 
+import logging
+import time
 import weakref
 import zlib
 from types import SimpleNamespace
 
-import faust
 import orjson
 from faust.streams import _current_event
 
-SEPARATOR = "\x1e"
-COMMIT_KEY = f"\x00checkpoint{SEPARATOR}commit".encode()
-ABSENT = object()
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 512 * 1024  # well under Kafka's default 1 MiB message limit
 
 
 class _PinnedEvent:
     """Stands in for the current stream event while a table key is written.
 
     Faust puts a table write into the changelog partition *and* the RocksDB partition
-    of the event being processed. Engine state is shared by all input partitions, so a
-    key written from different partitions would end up in several places and recovery
-    could bring back a stale copy. Writing every key under one fixed partition (its
-    hash) keeps changelog and RocksDB consistent.
+    of the event being processed. The records here are not tied to one input partition,
+    so each is pinned to the partition of its own key's hash, keeping changelog and
+    RocksDB consistent.
     """
 
     def __init__(self, topic: str, partition: int):
         self.message = SimpleNamespace(topic=topic, partition=partition)
 
 
-def committed_value(wrapper: dict, committed: int):
-    """The value a key had at the committed epoch, or ABSENT."""
-    if wrapper["e"] <= committed:
-        return wrapper["v"]
-    if wrapper.get("pe", -1) >= 0 and wrapper["pe"] <= committed:
-        return wrapper["p"]
-    return ABSENT
+def _chunks(items: list, limit: int = CHUNK_BYTES) -> list[bytes]:
+    """Encode (store, key, value) triples into JSON lists of at most about `limit` bytes."""
+    chunks, current, size = [], [], 0
+    for item in items:
+        encoded = orjson.dumps(item)
+        if current and size + len(encoded) > limit:
+            chunks.append(b"[" + b",".join(current) + b"]")
+            current, size = [], 0
+        current.append(encoded)
+        size += len(encoded) + 1
+    if current or not chunks:
+        chunks.append(b"[" + b",".join(current) + b"]")
+    return chunks
 
 
 class EngineStateTable:
-    def __init__(self, app, name: str, partitions: int):
+    def __init__(self, app, name: str, partitions: int, snapshot_interval_s: float = 60.0):
         self.app = app
         self.partitions = partitions
-        schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-        self.table = app.Table(name, default=None, partitions=partitions, schema=schema,
-                               help="KPI engine state: sessions, window buckets, dedup keys, entities.")
+        self.snapshot_interval_s = snapshot_interval_s
+        # bytes key and value types make Faust store and return raw bytes (not JSON).
+        self.table = app.Table(name, default=None, partitions=partitions, key_type=bytes, value_type=bytes,
+                               help="KPI engine state: per-batch deltas and periodic snapshots.")
         self._pinned = {}
-        self.committed = 0  # last epoch whose commit record was written
-        self.epoch = 0  # last epoch written (>= committed)
-        self._tombstones: list[bytes] = []  # deleted keys to drop once their epoch is committed
+        self.epoch = 0  # last epoch written
+        self.snapshot_epoch = 0  # epoch of the newest complete snapshot
+        self._last_snapshot_at = time.monotonic()
+        self._pending: list = []  # (store, key, value) changed since the last commit
+        self._offsets: dict[str, int] = {}  # input offsets of the last delta
+        self._delta_keys: list[bytes] = []  # delta records since the newest snapshot
+        self._snapshot_keys: list[bytes] = []  # records of the newest snapshot
 
-    def _pin(self, full: bytes) -> None:
-        partition = zlib.crc32(full) % self.partitions
+    # ------------------------------------------------------------- writing
+    def _write(self, key: bytes, value: bytes | None) -> None:
+        partition = zlib.crc32(key) % self.partitions
         event = self._pinned.get(partition)
         if event is None:
             event = self._pinned[partition] = _PinnedEvent(self.table.changelog_topic.get_topic_name(), partition)
-        _current_event.set(weakref.ref(event))
-
-    def _write(self, full: bytes, value: bytes | None) -> None:
-        self._pin(full)
-        if value is None:
-            if full in self.table:
-                del self.table[full]
-        else:
-            self.table[full] = value
+        token = _current_event.set(weakref.ref(event))
+        try:
+            if value is None:
+                if key in self.table:
+                    del self.table[key]
+            else:
+                self.table[key] = value
+        finally:
+            _current_event.reset(token)
 
     def save(self, persisted) -> int:
-        """Write every key changed since the last save as part of a new epoch; returns how many."""
-        token = _current_event.set(None)
-        written = 0
-        try:
-            epoch = self.epoch = self.epoch + 1
-            for full in self._tombstones:
-                self._write(full, None)
-            self._tombstones = []
-            for store in persisted.stores:
-                for key, value in store.drain_changes():
-                    full = f"{store.name}{SEPARATOR}{key}".encode()
-                    self._pin(full)
-                    old = self.table.get(full)
-                    prev, prev_epoch = None, -1
-                    if old is not None:
-                        wrapper = orjson.loads(old)
-                        prev = committed_value(wrapper, self.committed)
-                        if prev is ABSENT:
-                            prev = None
-                        else:
-                            prev_epoch = wrapper["e"] if wrapper["e"] <= self.committed else wrapper["pe"]
-                    self._write(full, orjson.dumps({"e": epoch, "v": value, "p": prev, "pe": prev_epoch}))
-                    if value is None:
-                        self._tombstones.append(full)
-                    written += 1
-        finally:
-            _current_event.reset(token)
-        return written
+        """Collect every key changed since the last save; returns how many."""
+        before = len(self._pending)
+        for store in persisted.stores:
+            for key, value in store.drain_changes():
+                self._pending.append((store.name, key, value))
+        return len(self._pending) - before
 
-    async def commit(self, offsets: dict[str, int]) -> None:
-        """Make the last saved epoch the committed one, once its records are delivered."""
+    async def commit(self, offsets: dict[str, int], persisted=None) -> None:
+        """Write the changes collected so far as one delta (and a snapshot when due)."""
+        if self._pending or offsets != self._offsets:
+            self.epoch += 1
+            chunks = _chunks([["offsets", "", offsets]] + self._pending)
+            for i, chunk in enumerate(chunks):
+                key = f"delta|{self.epoch:012d}|{i}|{len(chunks)}".encode()
+                self._write(key, chunk)
+                self._delta_keys.append(key)
+            self._pending = []
+            self._offsets = dict(offsets)
+        if persisted is not None and time.monotonic() - self._last_snapshot_at >= self.snapshot_interval_s:
+            await self.snapshot(persisted, offsets)
+
+    async def snapshot(self, persisted, offsets: dict[str, int]) -> None:
+        """Write the full state, then its mark; then drop what it supersedes."""
+        await self.app.producer.flush()  # deltas before the snapshot are delivered
+        epoch = self.epoch
+        items = [["offsets", "", offsets]]
+        for store in persisted.stores:
+            items += [[store.name, key, value] for key, value in store.encoded_items()]
+        chunks = _chunks(items)
+        keys = [f"snap|{epoch:012d}|{i}".encode() for i in range(len(chunks))]
+        for key, chunk in zip(keys, chunks):
+            self._write(key, chunk)
         await self.app.producer.flush()
-        token = _current_event.set(None)
-        try:
-            self._write(COMMIT_KEY, orjson.dumps({"epoch": self.epoch, "offsets": offsets}))
-        finally:
-            _current_event.reset(token)
+        self._write(f"snapmark|{epoch:012d}".encode(), orjson.dumps({"chunks": len(chunks)}))
         await self.app.producer.flush()
-        self.committed = self.epoch
+        old_marks = [f"snapmark|{self.snapshot_epoch:012d}".encode()] if self.snapshot_epoch else []
+        for key in self._delta_keys + self._snapshot_keys + old_marks:
+            self._write(key, None)
+        self._delta_keys, self._snapshot_keys = [], keys
+        self.snapshot_epoch = epoch
+        self._last_snapshot_at = time.monotonic()
+        log.info("state snapshot at epoch %d: %d records, %d chunks", epoch, len(items), len(chunks))
 
-    def _repair(self, repairs: list[tuple[bytes, object]]) -> None:
-        """Rewrite keys of an epoch that never committed with their committed value.
-
-        Otherwise a later commit of a higher epoch would make the stale value look
-        committed. Harmless to repeat if the worker dies again before delivery.
-        """
-        token = _current_event.set(None)
-        try:
-            for full, state in repairs:
-                if state is ABSENT or state is None:
-                    self._write(full, None)
-                else:
-                    self._write(full, orjson.dumps({"e": self.committed, "v": state, "p": None, "pe": -1}))
-        finally:
-            _current_event.reset(token)
-
+    # ------------------------------------------------------------- loading
     def load_into(self, persisted) -> tuple[int, dict[str, int]]:
-        """Load the last committed checkpoint; returns (keys loaded, input offsets it includes)."""
-        raw = self.table.get(COMMIT_KEY)
-        commit = orjson.loads(raw) if raw else {"epoch": 0, "offsets": {}}
-        self.committed = commit["epoch"]
-        grouped: dict[str, list] = {}
-        highest = self.committed
-        repairs: list[tuple[bytes, object]] = []
-        for full, value in list(self.table.items()):
-            if value is None or full == COMMIT_KEY:
+        """Rebuild the state; returns (keys loaded, input offsets the state includes)."""
+        marks, snaps, deltas = {}, {}, {}
+        for key, value in list(self.table.items()):
+            if value is None:
                 continue
-            wrapper = orjson.loads(value)
-            highest = max(highest, wrapper["e"])
-            state = committed_value(wrapper, self.committed)
-            if wrapper["e"] > self.committed:
-                repairs.append((full, state))
-            if state is ABSENT or state is None:
-                continue
-            name, _, key = full.decode().partition(SEPARATOR)
-            grouped.setdefault(name, []).append((key, state))
-        # New epochs start above anything written, committed or not.
-        self.epoch = highest
-        self._repair(repairs)
-        for name, items in grouped.items():
-            persisted.load(name, items)
-        return sum(len(v) for v in grouped.values()), commit["offsets"]
+            kind, _, rest = key.decode().partition("|")
+            if kind == "snapmark":
+                marks[int(rest)] = orjson.loads(value)["chunks"]
+            elif kind == "snap":
+                epoch, _, chunk = rest.partition("|")
+                snaps.setdefault(int(epoch), {})[int(chunk)] = value
+            elif kind == "delta":
+                epoch, chunk, count = (int(x) for x in rest.split("|"))
+                deltas.setdefault(epoch, {})[chunk] = (count, value)
+        base = max((e for e, n in marks.items() if len(snaps.get(e, {})) == n), default=0)
+        state: dict[str, dict] = {}
+        offsets: dict[str, int] = {}
+        if base:
+            for i in range(marks[base]):
+                self._apply(orjson.loads(snaps[base][i]), state, offsets)
+        applied = base
+        for epoch in sorted(e for e in deltas if e > base):
+            chunks = deltas[epoch]
+            count = next(iter(chunks.values()))[0]
+            if epoch != applied + 1 or len(chunks) != count:
+                break  # an incomplete batch and everything after it never happened
+            for i in range(count):
+                self._apply(orjson.loads(chunks[i][1]), state, offsets)
+            applied = epoch
+        self._forget_after(applied, snaps, marks, deltas, base)
+        for name, values in state.items():
+            persisted.load(name, [(k, v) for k, v in values.items() if v is not None])
+        self.epoch, self.snapshot_epoch = applied, base
+        self._offsets = dict(offsets)
+        self._snapshot_keys = [f"snap|{base:012d}|{i}".encode() for i in range(marks.get(base, 0))]
+        self._delta_keys = [f"delta|{e:012d}|{i}|{deltas[e][i][0]}".encode()
+                            for e in sorted(deltas) if base < e <= applied for i in deltas[e]]
+        return sum(len(v) for v in state.values()), offsets
+
+    @staticmethod
+    def _apply(items: list, state: dict, offsets: dict) -> None:
+        for store, key, value in items:
+            if store == "offsets":
+                offsets.clear()
+                offsets.update(value)
+            else:
+                state.setdefault(store, {})[key] = value
+
+    def _forget_after(self, applied: int, snaps: dict, marks: dict, deltas: dict, base: int) -> None:
+        """Delete records of epochs that will be written anew, and superseded ones."""
+        for epoch, chunks in deltas.items():
+            if epoch > applied or epoch <= base:
+                for i, (count, _) in chunks.items():
+                    self._write(f"delta|{epoch:012d}|{i}|{count}".encode(), None)
+        for epoch in set(snaps) | set(marks):
+            if epoch != base:
+                for i in snaps.get(epoch, {}):
+                    self._write(f"snap|{epoch:012d}|{i}".encode(), None)
+                if epoch in marks:
+                    self._write(f"snapmark|{epoch:012d}".encode(), None)
