@@ -346,6 +346,7 @@ def pipeline_only(source: Path, n: int, mode: str, batch_messages_max: int = 200
         offset = offsets[(topic, partition)] = offsets.get((topic, partition), -1) + 1
         messages.append(RawMessage(value, topic, partition, offset))
     keys_written = snapshots = 0
+    rss_before = _own_rss_mib()
     started, cpu_started = time.perf_counter(), time.process_time()
     for i in range(0, len(messages), batch_messages_max):
         out = pipeline.process(messages[i:i + batch_messages_max])
@@ -358,7 +359,15 @@ def pipeline_only(source: Path, n: int, mode: str, batch_messages_max: int = 200
     return {"events": n, "seconds": round(seconds, 3), "events_per_s": round(n / seconds, 1),
             "cpu_s": round(cpu_s, 3), "events_per_cpu_s": round(n / cpu_s, 1),
             "state_keys_written": keys_written, "state_keys_written_per_event": round(keys_written / n, 2),
-            "batch_messages": batch_messages_max}
+            "state_keys_held": {store.name: len(store) for store in stores},
+            "rss_growth_mib": round(_own_rss_mib() - rss_before, 1), "batch_messages": batch_messages_max}
+
+
+def _own_rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def pipeline_only_in_process(source: Path, n: int, mode: str) -> dict | None:
@@ -637,7 +646,7 @@ COMPONENTS = (
     ("web views", "View."),
     ("event loop: select", "EpollSelector.select"),
     ("event loop: scheduling (_run_once)", "_run_once"),
-)
+)  # "other": mostly asyncio plumbing (wait_for, futures, tasks) with no identifying frame
 
 
 def summarize_profile(collapsed: Path, out: Path, top: int = 40) -> list[tuple[str, float, float]]:
@@ -660,9 +669,10 @@ def summarize_profile(collapsed: Path, out: Path, top: int = 40) -> list[tuple[s
         components[part] = components.get(part, 0) + count
     rows = sorted(((name, c / total, own.get(name, 0) / total) for name, c in cumulative.items()),
                   key=lambda r: -r[1])
-    lines = [f"py-spy record --rate 100 --nonblocking (active samples: {total}); "
+    lines = [f"py-spy record --rate 100 --nonblocking (active samples: {total}; collapsed stacks: {collapsed}); "
              f"share of samples with the function on the stack (cumulative) and at the top (own)", "",
-             "by component (first matching rule of COMPONENTS in bench/throughput.py):"]
+             "by component (first matching rule of COMPONENTS in bench/throughput.py; "
+             "\"other\" is mostly asyncio plumbing):"]
     lines += [f"{n / total:7.1%}  {label}" for label, n in sorted(components.items(), key=lambda kv: -kv[1])]
     lines += ["", f"{'cumul':>7} {'own':>7}  function (file)"]
     lines += [f"{c:7.1%} {o:7.1%}  {name}" for name, c, o in rows[:top]]
@@ -706,7 +716,7 @@ def run_mode(mode: str, events: EventSet, args, prefix: str, run_dir: Path) -> d
             f"{pipeline['state_keys_written_per_event']} state keys written per event")
     say(f"{mode}: shoppulse worker")
     worker = WorkerProcess(ns, ns.env(args.bootstrap, args.redis_url, **args.worker_env), args.source)
-    profile_to = RESULTS / f"profile-{mode}-{args.stamp}.collapsed" if args.profile and mode == "single" else None
+    profile_to = run_dir / f"profile-{mode}-{args.stamp}.collapsed" if args.profile and mode == "single" else None
     try:
         result = run_worker_over_backlog(worker, events, n, profile_to)
     finally:
@@ -723,7 +733,8 @@ def run_mode(mode: str, events: EventSet, args, prefix: str, run_dir: Path) -> d
            "pipeline_only": pipeline,
            "redis_prefix": ns.app_id}
     if profile_to and profile_to.exists():
-        summary = profile_to.with_suffix(".txt")
+        summary = RESULTS / profile_to.with_suffix(".txt").name
+        RESULTS.mkdir(parents=True, exist_ok=True)
         rows = summarize_profile(profile_to, summary)
         out["profile"] = str(summary.relative_to(ROOT))
         out["profile_top"] = [[name, round(c, 3), round(o, 3)] for name, c, o in rows[:15]]
@@ -979,12 +990,14 @@ def print_table(result: dict) -> None:
     print(f"command: {result['command']}")
 
 
-def write_results(result: dict, stamp: str) -> Path:
+def write_results(result: dict, stamp: str, profiled: bool) -> Path:
+    """A dated copy, and latest.json unless the worker ran under the profiler (figures perturbed)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result, indent=2) + "\n"
-    dated = RESULTS / f"throughput-{stamp}.json"
+    dated = RESULTS / f"{'profiled' if profiled else 'throughput'}-{stamp}.json"
     dated.write_text(text)
-    (RESULTS / "latest.json").write_text(text)
+    if not profiled:
+        (RESULTS / "latest.json").write_text(text)
     return dated
 
 
@@ -1076,9 +1089,9 @@ def main(argv: list[str] | None = None) -> int:
                                      [result.get("latency", {}).get("peak_rss_mib", 0)])
         result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         result["targets"] = verdicts(result)
-        dated = write_results(result, args.stamp)
+        dated = write_results(result, args.stamp, args.profile)
         print_table(result)
-        print(f"results: {dated.relative_to(ROOT)} and bench/results/latest.json")
+        print(f"results: {dated.relative_to(ROOT)}" + ("" if args.profile else " and bench/results/latest.json"))
         return 0
     finally:
         if args.bootstrap and not args.keep:

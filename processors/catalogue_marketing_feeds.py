@@ -1,7 +1,7 @@
 """Marketing feed KPIs: ads, email, SMS, social and reviews from `shop.marketing` (catalogue 2-23, 28)."""
 from __future__ import annotations
 
-from .kpi import COUNT, CURRENCY, EVENT, MARKETING, RATIO, SALES, SCORE, Kpi, declare_traits
+from .kpi import REPORT_WINDOWS, COUNT, CURRENCY, EVENT, MARKETING, RATIO, SALES, SCORE, Kpi, declare_traits
 from .kpi import kpi as _k
 
 _AD = ("ad_performance_reported",)
@@ -16,7 +16,6 @@ _REVIEW = ("product_reviewed",)
 # `period_start` (see processors/marketing.py). The feeds report hourly, so a report
 # reaches a worker after the 1m and 5m windows of its period_start are final: KPIs read
 # only from reports are published for the 1h and 1d windows, where stream and batch agree.
-REPORT_WINDOWS = ("1h", "1d")
 
 KPIS: tuple[Kpi, ...] = (
     # Ads (2, 5, 6), attributed to period_start.

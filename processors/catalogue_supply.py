@@ -1,7 +1,7 @@
 """Supply chain KPIs: work orders, line and crew effectiveness, compliance (catalogue 42-47)."""
 from __future__ import annotations
 
-from .kpi import COUNT, EVENT, RATIO, SECONDS, SUPPLY, Kpi
+from .kpi import COUNT, EVENT, RATIO, REPORT_WINDOWS, SECONDS, SUPPLY, Kpi
 from .kpi import kpi as _k
 
 _WORK = ("work_order_completed",)
@@ -24,22 +24,24 @@ KPIS: tuple[Kpi, ...] = (
     _k("non_compliance_events", 44, SUPPLY, "compliance_incidents", None, COUNT, EVENT, ("category", "severity"),
        "Compliance incidents recorded.", "count of compliance_incident", ("compliance_incident",)),
     _k("oee_availability", 45, SUPPLY, *_AVAILABILITY, RATIO, EVENT, ("line",),
-       "OEE availability: share of planned production time the line ran.", "sum(run_s) / sum(planned_s)", _LINE),
+       "OEE availability: share of planned production time the line ran.", "sum(run_s) / sum(planned_s)", _LINE,
+       windows=REPORT_WINDOWS),
     _k("oee_performance", 45, SUPPLY, *_PERFORMANCE, RATIO, EVENT, ("line",),
        "OEE performance: ideal time of the units made per second run.",
-       "sum(ideal_cycle_s x units_total) / sum(run_s)", _LINE),
+       "sum(ideal_cycle_s x units_total) / sum(run_s)", _LINE, windows=REPORT_WINDOWS),
     _k("oee_quality", 45, SUPPLY, *_QUALITY, RATIO, EVENT, ("line",),
-       "OEE quality: share of the units made that were good.", "sum(units_good) / sum(units_total)", _LINE),
+       "OEE quality: share of the units made that were good.", "sum(units_good) / sum(units_total)", _LINE,
+       windows=REPORT_WINDOWS),
     _k("oee", 45, SUPPLY, None, None, RATIO, EVENT, ("line",),
        "Overall equipment effectiveness: availability x performance x quality.",
        "oee_availability x oee_performance x oee_quality", _LINE,
-       factors=(_AVAILABILITY, _PERFORMANCE, _QUALITY)),
+       factors=(_AVAILABILITY, _PERFORMANCE, _QUALITY), windows=REPORT_WINDOWS),
     _k("ole", 46, SUPPLY, None, None, RATIO, EVENT, ("crew",),
        "Overall labor effectiveness: crew availability x performance x quality.",
        "(sum(productive_s) / sum(scheduled_s)) x (sum(units_actual) / sum(units_standard)) "
        "x (sum(units_good) / sum(units_actual))", _LABOR,
        factors=(("crew_productive_s", "crew_scheduled_s"), ("crew_units_actual", "crew_units_standard"),
-                ("crew_units_good", "crew_units_actual"))),
+                ("crew_units_good", "crew_units_actual")), windows=REPORT_WINDOWS),
     _k("production_yield", 47, SUPPLY, "work_order_units_good", None, COUNT, EVENT, ("line",),
        "Good units of the work orders completed in the window.", "sum(units_good)", _WORK),
 )

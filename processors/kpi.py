@@ -56,6 +56,11 @@ class Kpi:
 
 MARKETING, SALES, SUPPLY, SERVICE = "marketing", "sales", "supply_chain", "customer_service"
 
+# Periodic reports (ad, social, line and labour reports) arrive at the end of their
+# period, after the 1m and 5m windows of `period_start` are final; KPIs built on them
+# are reported for the windows they can fill.
+REPORT_WINDOWS = ("1h", "1d")
+
 
 def kpi(id, seed, group, num, den, unit, scope, dims, help, formula, sources, scale=1.0, windows=(),
        ranking=None, factors=()) -> Kpi:

@@ -160,6 +160,10 @@ class ShopPulse:
         await self._send(s.topic_late, out.late)
         await self._send(s.topic_snapshots, out.snapshot_messages())
         await self._send(s.topic_alerts, alerts)
+        if out.dead_letters or out.late or out.snapshots or alerts:
+            # Outputs must be delivered before the delta that says they were emitted: a
+            # crash in between then re-emits them (same values) instead of losing them.
+            await self.app.producer.flush()
         t.append(time.perf_counter())
         # Faust flushes the producer before it commits input offsets, so no offset
         # commit passes a delta that is not delivered.

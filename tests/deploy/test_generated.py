@@ -8,12 +8,11 @@ import pytest
 import yaml
 
 from processors.alerts import load_rules
-from processors.registry import KPIS
+from processors.registry import KPIS, KPIS_BY_ID
 from streams.deploygen import DASHBOARD, RUNBOOK, stale_files
-from streams.deploygen.alerting import condition, for_duration_s, baseline_expression, kpi_alert
+from streams.deploygen.alerting import baseline_expression, condition, for_duration_s, kpi_alert
 from streams.deploygen.dashboard import panel_queries
 from streams.deploygen.promql import kind_of, kpi_records, prom_duration
-from processors.registry import KPIS_BY_ID
 
 from .tools import PROMETHEUS_DIR, ROOT
 

@@ -124,13 +124,16 @@ def make_survey(t: float, survey: str, score: int, touchpoint: str = "support", 
 
 
 # -------------------------------------------------------------------- running
-def engine(sizes: tuple[int, ...] = (60, 300), **config) -> KpiEngine:
-    return KpiEngine(EngineConfig(window_sizes_s=sizes, **config))
+def engine(sizes: tuple[int, ...] = (60, 300), kpis=None, **config) -> KpiEngine:
+    """An engine; `kpis` replaces the registry (e.g. to lift a KPI's window restriction)."""
+    if kpis is None:
+        return KpiEngine(EngineConfig(window_sizes_s=sizes, **config))
+    return KpiEngine(EngineConfig(window_sizes_s=sizes, **config), kpis)
 
 
-def compute(events: list[Event], sizes: tuple[int, ...] = (60, 300), **config) -> "Snapshots":
+def compute(events: list[Event], sizes: tuple[int, ...] = (60, 300), kpis=None, **config) -> "Snapshots":
     """Batch use of the engine: ingest everything, then close every session and window."""
-    eng = engine(sizes, **config)
+    eng = engine(sizes, kpis, **config)
     eng.ingest(events, ACTIVE)
     return Snapshots(eng.advance(IDLE, T0) + eng.flush(T0))
 

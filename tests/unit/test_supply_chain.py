@@ -4,11 +4,17 @@ from __future__ import annotations
 import pytest
 
 from eventkit import ACTIVE, IDLE, T0, Snapshots, compute, engine, event, iso
-from processors.kpi import EVENT, RATIO, SUPPLY, kpi
+from dataclasses import replace
+
+from processors.kpi import EVENT, RATIO, REPORT_WINDOWS, SUPPLY, kpi
+from processors.registry import KPIS
 from processors.snapshots import kpi_value
 
 OPERATIONS = "shop.operations"
 SIZES = (300, 3600)  # 5m and 1h windows
+# Report KPIs are published for 1h and 1d only; the formulas are checked on 5m windows
+# too, with that restriction lifted.
+UNRESTRICTED = tuple(replace(k, windows=()) for k in KPIS)
 
 
 def work_order(t: float, line: str, duration_s: float, started: int, first_pass: int, good: int):
@@ -87,7 +93,7 @@ LABOR = [
 
 @pytest.fixture(scope="module")
 def snaps() -> Snapshots:
-    return compute(WORK_ORDERS + INCIDENTS + LINES + LABOR, SIZES)
+    return compute(WORK_ORDERS + INCIDENTS + LINES + LABOR, SIZES, UNRESTRICTED)
 
 
 CASES = [
@@ -158,7 +164,7 @@ def test_supply_chain_kpis(snaps, kpi_id, window, start, dims, expected, why):
 
 
 def test_ratio_parts_are_reported_with_the_value():
-    snaps = compute(WORK_ORDERS + LINES, SIZES)
+    snaps = compute(WORK_ORDERS + LINES, SIZES, UNRESTRICTED)
     cycle = snaps.get("cycle_time_s", "5m", 0, line="pack-1")
     assert (cycle["numerator"], cycle["denominator"], cycle["unit"]) == (1800, 140, "seconds")
     production = snaps.get("production_yield", "5m", 0)
@@ -168,14 +174,14 @@ def test_ratio_parts_are_reported_with_the_value():
 
 
 def test_a_product_of_ratios_has_a_value_but_no_numerator_or_denominator():
-    snaps = compute(LINES, SIZES)
+    snaps = compute(LINES, SIZES, UNRESTRICTED)
     record = snaps.get("oee", "5m", 0, line="kitting")
     assert record["value"] == pytest.approx(0.3)  # 0.5 x 0.8 x 0.75
     assert (record["numerator"], record["denominator"], record["unit"]) == (None, None, "ratio")
 
 
 def test_reports_count_in_the_window_of_period_start_and_are_late_when_it_is_final():
-    eng = engine(SIZES)
+    eng = engine(SIZES, UNRESTRICTED)
     on_time = eng.ingest([line_status(300, 0, "pack-1", 300, 240, 2.0, 100, 95)], ACTIVE)
     records = eng.advance(IDLE, T0)
     # Stream time T0+1000: 5m [0, 300) is final (300 + 60 <= 1000), 1h [0, 3600) is not.
@@ -191,7 +197,7 @@ def test_reports_count_in_the_window_of_period_start_and_are_late_when_it_is_fin
 
 
 def test_work_order_started_after_its_completion_is_a_dead_letter():
-    eng = engine(SIZES)
+    eng = engine(SIZES, UNRESTRICTED)
     report = eng.ingest([work_order(100, "pack-1", -5, 10, 10, 10), work_order(200, "pack-1", 50, 4, 3, 4)],
                         ACTIVE)
     assert [r.reason for r in report.rejected] == ["bad_value:started_at"]
@@ -220,7 +226,7 @@ def test_prometheus_exports_only_the_value_of_a_product_of_ratios():
     from streams.metrics import KpiCollector
 
     collector = KpiCollector()
-    for record in compute(LINES, SIZES).records:
+    for record in compute(LINES, SIZES, UNRESTRICTED).records:
         collector.observe(record)
     families = {family.name: family for family in collector.collect()}
     assert "shoppulse_oee_ratio" in families
@@ -229,3 +235,11 @@ def test_prometheus_exports_only_the_value_of_a_product_of_ratios():
     kitting = [s for s in families["shoppulse_oee_ratio"].samples
                if s.labels == {"window": "5m", "breakdown": "line", "line": "kitting"}]
     assert [s.value for s in kitting] == [pytest.approx(0.3)]
+
+
+def test_report_kpis_are_published_for_hour_and_day_windows_only():
+    assert REPORT_WINDOWS == ("1h", "1d")
+    snaps = compute(LINES + LABOR, SIZES)
+    windows = {(r["kpi"], r["window"]) for r in snaps.records}
+    for kpi_id in ("oee", "oee_availability", "oee_performance", "oee_quality", "ole"):
+        assert (kpi_id, "1h") in windows and (kpi_id, "5m") not in windows
