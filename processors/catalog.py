@@ -54,6 +54,8 @@ SEP = "\x1f"
 
 
 class CatalogTracker:
+    """Turns catalog feed events into changes of running gauges and prorated market sizes."""
+
     def __init__(self, engine: KpiEngine):
         self.engine = engine
         self.prices = TrackedStore("sku_prices")
@@ -141,13 +143,16 @@ class CatalogTracker:
         own, competitors = entry["own"], list(entry["comp"].values())
         if own is None or not competitors:
             return None
-        if all(c[2] == own[2] for c in competitors):
-            value = lambda price: price[1]  # noqa: E731 - one currency: compare as they are
+        prices = [own] + competitors
+        if all(p[2] == own[2] for p in prices):
+            values = [p[1] for p in prices]  # one currency: compared as they are
         else:
-            rate = self.engine.fx.rate_at
-            value = lambda price: price[1] * (rate(price[2], t) or 0.0)  # noqa: E731
-        lowest = min(value(c) for c in competitors)
-        return value(own) / lowest if lowest > 0 else None
+            rates = [self.engine.fx.rate_at(p[2], t) for p in prices]
+            if None in rates:
+                return None
+            values = [p[1] * rate for p, rate in zip(prices, rates)]
+        lowest = min(values[1:])
+        return values[0] / lowest if lowest > 0 else None
 
     # ------------------------------------------------------------- inventory
     def on_inventory_reported(self, event: Event) -> None:

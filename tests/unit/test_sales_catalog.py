@@ -5,6 +5,7 @@ import pytest
 
 from eventkit import ACTIVE, IDLE, ORDERS, T0, Snapshots, engine, event, iso, make_order
 from processors.churn import merge_order
+from streams.settings import Settings
 
 CATALOG, MARKETING = "shop.catalog", "shop.marketing"
 H, D = 3600, 86400
@@ -196,6 +197,11 @@ def test_an_order_merges_the_streaks_it_chains_to():
     assert merge_order([[0, 4], [20, 30]], 12, horizon) == [[0, 30]]  # bridges both
 
 
+def test_churn_horizon_is_a_setting():
+    assert Settings().engine_config().churn_horizon_s == 90 * D  # default
+    assert Settings.from_env({"SHOPPULSE_CHURN_HORIZON": "30d"}).engine_config().churn_horizon_s == 30 * D
+
+
 def test_churn_scheduled_ahead_is_final_when_stream_time_passes_it_and_not_reported_before():
     eng = engine((D,), fx_rates=FX, churn_horizon_s=2 * D)
     eng.ingest([make_order(100, "o-1", "c-1", 1.0)], ACTIVE)  # churns at 2d+100
@@ -347,6 +353,18 @@ STOCK_CASES = [
 @pytest.mark.parametrize(("kpi", "start", "dims", "expected", "why"), STOCK_CASES)
 def test_inventory_kpis(kpi, start, dims, expected, why):
     assert run(STOCK, (H,))[1](kpi, "1h", start, **dims) == expected, why
+
+
+def test_a_stock_report_for_final_windows_only_is_late_and_the_gauge_stays_consistent():
+    eng = engine((60,), fx_rates=FX)
+    eng.ingest([stock(10, "A", "wh1", 10, "shoes"), stock(200, "B", "wh1", 1, "shoes")], ACTIVE)
+    out = eng.advance(IDLE, T0)  # stream time 200: minutes up to [120, 180) are final
+    report = eng.ingest([stock(20, "A", "wh1", 3, "shoes")], ACTIVE)  # newer than @10, but its minute is final
+    assert [late.windows for late in report.late] == [["1m"]]
+    eng.ingest([stock(250, "A", "wh1", 5, "shoes")], ACTIVE)
+    snaps = Snapshots(out + eng.flush(T0))
+    assert snaps("inventory_available", "1m", 180) == 11  # A 10 (the late 3 was not counted) + B 1
+    assert snaps("inventory_available", "1m", 240) == 6  # A 5 (a change of 10 -> 5) + B 1
 
 
 # -------------------------------------------------------------------- 41: market share
