@@ -39,6 +39,11 @@ class PartitionClock:
             self.max_time[tp] = event_time_s
         self.last_seen_wall[tp] = now_wall
 
+    @property
+    def unseen_with_backlog(self) -> set[str]:
+        """Partitions with unread messages that never delivered an event (they hold stream time)."""
+        return self._unseen_with_backlog
+
     def advance(self, now_wall: float) -> float:
         if not self.max_time or self._unseen_with_backlog or self.hold:
             return self.watermark

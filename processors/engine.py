@@ -137,7 +137,12 @@ class KpiEngine:
             if handler is None:
                 continue
             self._late_sizes = None
-            handler(event)
+            try:
+                handler(event)
+            except Exception as exc:  # never let one event stop the worker; tests assert none
+                self.counters["internal_errors"] += 1
+                self.reject(event, "internal_error", f"{type(exc).__name__}: {exc}")
+                continue
             if self._late_sizes:
                 names = [_name(z) for z in self.sizes if z in self._late_sizes]
                 report.late.append(LateEvent(event, names))

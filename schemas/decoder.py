@@ -8,6 +8,7 @@ Schema files in `schemas/json` describe the same rules and a unit test holds the
 from __future__ import annotations
 
 import base64
+import hashlib
 import time
 from collections.abc import Mapping, Set
 from dataclasses import dataclass
@@ -26,6 +27,11 @@ __all__ = [
 _loads = orjson.loads
 _dumps = orjson.dumps
 _JSONDecodeError = orjson.JSONDecodeError
+
+
+# Longest original value a dead letter carries (base64 grows it by a third; the record
+# stays far below Kafka's default 1 MiB message limit).
+DEAD_LETTER_VALUE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -174,13 +180,23 @@ def dead_letter_record(rej: Rejection) -> bytes:
     The original bytes travel as text when they are UTF-8, else base64; a message without
     a value has `value` and `value_encoding` null.
     """
-    if rej.value is None:
+    original = None if rej.value is None else bytes(rej.value)
+    kept = original
+    if original is not None and len(original) > DEAD_LETTER_VALUE_BYTES:
+        # A dead letter must fit in a Kafka message itself: keep the head of an oversized
+        # value, with its size and digest so it can be matched with the source record.
+        kept = original[:DEAD_LETTER_VALUE_BYTES]
+    if kept is None:
         value, encoding = None, None
     else:
         try:
-            value, encoding = bytes(rej.value).decode("utf-8"), "utf-8"
+            value, encoding = kept.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
-            value, encoding = base64.b64encode(rej.value).decode("ascii"), "base64"
+            value, encoding = base64.b64encode(kept).decode("ascii"), "base64"
+    extra = {}
+    if kept is not original:
+        extra = {"value_truncated": True, "value_bytes": len(original),
+                 "value_sha256": hashlib.sha256(original).hexdigest()}
     return _dumps({
         "reason": rej.reason,
         "topic": rej.topic,
@@ -191,6 +207,7 @@ def dead_letter_record(rej: Rejection) -> bytes:
         "value": value,
         "value_encoding": encoding,
         "rejected_at": format_time(time.time()),
+        **extra,
     })
 
 

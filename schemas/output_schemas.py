@@ -111,6 +111,12 @@ def dead_letter_schema() -> dict:
                       "description": "the original bytes (re-serialized for a batch element); null if none"},
             "value_encoding": {"enum": ["utf-8", "base64", None]},
             "rejected_at": timestamp_schema(),
+            "value_truncated": {"const": True,
+                                "description": "present when the original was longer than 256 KiB: `value` "
+                                               "holds its first 256 KiB"},
+            "value_bytes": {"type": "integer", "minimum": 0, "description": "size of the original value"},
+            "value_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$",
+                             "description": "SHA-256 of the original value"},
         },
         "allOf": [{"if": {"properties": {"value": {"type": "null"}}},
                    "then": {"properties": {"value_encoding": {"const": None}}},

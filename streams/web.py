@@ -58,5 +58,6 @@ def register_views(shop: ShopPulse) -> None:
             ready = shop.is_ready()
             body = {"ready": ready, "state_loaded": shop.loaded, "consuming": shop.started_consuming,
                     "watermark": None if shop.engine.watermark == float("-inf") else shop.engine.watermark,
-                    "serving_store": shop.serving.healthy}
+                    "serving_store": shop.serving.healthy,
+                    "stream_time_held": shop.engine.clock.hold or bool(shop.engine.clock.unseen_with_backlog)}
             return self.json(body, status=200 if ready else 503)

@@ -166,3 +166,107 @@ def test_redis_outage_mid_stream(tmp_path, event_file):
     finally:
         worker.stop()
         _service("start", "redis")
+
+
+def _order(n: int, seconds: int, country: str = "US") -> bytes:
+    """An order `seconds` after 2019-06-13T10:00:00Z."""
+    hour, rest = divmod(seconds, 3600)
+    minute, second = divmod(rest, 60)
+    return orjson.dumps({"specversion": "1.0", "id": f"late-{n}", "source": "shop", "type": "order_completed",
+                         "time": f"2019-06-13T{10 + hour:02d}:{minute:02d}:{second:02d}Z",
+                         "data": {"order_id": f"o{n}", "customer_id": f"c{n}", "currency": "USD",
+                                  "revenue": 10.0, "country": country}})
+
+
+def _finals(ns: Namespace, kpi: str, window: str, start: str, until_count: int = 1) -> list[dict]:
+    def found(records) -> bool:
+        return sum(1 for _, v in records if f'"kpi":"{kpi}"'.encode() in v and f'"window":"{window}"'.encode() in v
+                   and b'"final":true' in v and b'"dims":{}' in v and start.encode() in v) >= until_count
+
+    records = read_topic(ns.topics["snapshots"], until=found, timeout=90, settle=2)
+    return [s for s in (orjson.loads(v) for _, v in records) if s["kpi"] == kpi and s["window"] == window
+            and s["final"] and not s["dims"] and s["window_start"] == start]
+
+
+def test_events_past_grace_go_to_the_late_topic_and_finals_never_change(tmp_path):
+    ns = Namespace(tmp_path)
+    worker = Worker(ns).start()
+    try:
+        with producer() as send:
+            for n in (1, 2):  # two orders in 10:00-10:01, one out of order but within grace
+                send.send(ns.topics["orders"], _order(n, 30 - 20 * (n - 1)))
+            send.send(ns.topics["orders"], _order(3, 600))  # 10:10: the 10:00 1m and 5m windows close
+            send.flush()
+        first = _finals(ns, "orders", "1m", "2019-06-13T10:00:00Z")
+        assert [s["value"] for s in first] == [2]
+        with producer() as send:  # a third order for 10:00:40, after its 1m and 5m windows are final
+            send.send(ns.topics["orders"], _order(4, 40)).get(timeout=30)
+        late = read_topic(ns.topics["late"], until=lambda r: len(r) >= 1, timeout=60, settle=3)
+        assert len(late) == 1
+        record = orjson.loads(late[0][1])
+        assert record["event"]["id"] == "late-4" and record["missed_windows"] == ["1m", "5m"]
+        metrics = worker.get("/metrics").decode()
+        assert f'shoppulse_events_late_total{{topic="{ns.topics["orders"]}"}} 1.0' in metrics
+        worker.stop()  # the 1h window closes at the end: it counts the late order (4 orders)
+        worker = Worker(ns).start()
+        with producer() as send:
+            send.send(ns.topics["orders"], _order(5, 3700)).get(timeout=30)  # 11:01:40 closes 10:00-11:00
+        hour = _finals(ns, "orders", "1h", "2019-06-13T10:00:00Z")
+        assert [s["value"] for s in hour] == [4]
+        # The 10:00 1m window was emitted once, with the value it had: the late order did not change it.
+        assert [s["value"] for s in _finals(ns, "orders", "1m", "2019-06-13T10:00:00Z")] == [2]
+    finally:
+        worker.stop()
+
+
+def test_a_flood_of_new_label_values_is_capped_with_an_other_bucket(tmp_path):
+    ns = Namespace(tmp_path, max_label_values="10")
+    worker = Worker(ns).start()
+    countries = [a + b for a in "QRSTUVWXYZ" for b in "ABC"]  # 30 made-up country codes
+    try:
+        with producer() as send:
+            for n, country in enumerate(countries):
+                send.send(ns.topics["orders"], _order(100 + n, n, country))
+            send.send(ns.topics["orders"], _order(999, 600))  # closes 10:00-10:01
+            send.flush()
+        _finals(ns, "orders", "1m", "2019-06-13T10:00:00Z")
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            metrics = worker.get("/metrics").decode()
+            by_country = [line for line in metrics.splitlines()
+                          if line.startswith('shoppulse_orders{breakdown="country"') and 'window="1m"' in line]
+            if by_country:
+                break
+            time.sleep(1)
+        # 10 admitted countries plus "other" (the overall order at 10:10 is US, the 11th value: other).
+        assert len(by_country) == 11, by_country
+        other = [line for line in by_country if 'country="other"' in line]
+        assert other and float(other[0].rsplit(" ", 1)[1]) == 20.0  # 30 - 10 folded in 10:00-10:01
+        folded = [line for line in metrics.splitlines() if line.startswith("shoppulse_label_values_folded_total")]
+        assert folded and float(folded[0].rsplit(" ", 1)[1]) >= 20
+    finally:
+        worker.stop()
+
+
+def test_poison_messages_are_dead_lettered_once_and_the_worker_keeps_going(tmp_path):
+    ns = Namespace(tmp_path)
+    worker = Worker(ns).start()
+    poison = {b"not json": "not_json", b"[1]": "not_object",
+              orjson.dumps({"specversion": "1.0"}): "missing_field:id",
+              b"x" * (1024 * 1024 + 10): "too_large", None: "no_value"}
+    try:
+        with producer() as send:
+            for n, value in enumerate(poison):
+                send.send(ns.topics["orders"], value, key=f"k{n}".encode())
+            send.flush()
+        read_topic(ns.topics["deadletter"], until=lambda r: len(r) >= len(poison), timeout=60)
+        worker.stop()  # a restart must not dead-letter them again
+        worker = Worker(ns).start()
+        with producer() as send:
+            send.send(ns.topics["orders"], _order(1, 5)).get(timeout=30)
+            send.send(ns.topics["orders"], _order(2, 600)).get(timeout=30)
+        assert [s["value"] for s in _finals(ns, "orders", "1m", "2019-06-13T10:00:00Z")] == [1]
+        dead = read_topic(ns.topics["deadletter"], until=lambda r: len(r) >= len(poison), timeout=30, settle=3)
+        assert sorted(orjson.loads(v)["reason"] for _, v in dead) == sorted(poison.values())
+    finally:
+        worker.stop()

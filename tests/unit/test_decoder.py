@@ -355,3 +355,21 @@ def test_dead_letter_without_value():
 def test_dead_letter_key():
     assert dead_letter_key(Rejection("not_json", "shop.orders", 3, 42, b"x")) == b"shop.orders|3|42|"
     assert dead_letter_key(Rejection("not_object", "shop.orders", 3, 42, b"7", 2)) == b"shop.orders|3|42|2"
+
+
+def test_an_oversized_value_is_dead_lettered_truncated_with_size_and_digest():
+    import hashlib
+
+    import jsonschema
+
+    from schemas.decoder import DEAD_LETTER_VALUE_BYTES, dead_letter_record
+    from schemas.output_schemas import dead_letter_schema
+
+    original = b"x" * (2 * 1024 * 1024)
+    _, rejections = Decoder().decode(original, "shop.orders", 0, 7)
+    record = orjson.loads(dead_letter_record(rejections[0]))
+    assert rejections[0].reason == "too_large"
+    assert len(record["value"]) == DEAD_LETTER_VALUE_BYTES == 256 * 1024
+    assert record["value_truncated"] is True and record["value_bytes"] == 2 * 1024 * 1024
+    assert record["value_sha256"] == hashlib.sha256(original).hexdigest()
+    jsonschema.validate(record, dead_letter_schema())
