@@ -91,7 +91,15 @@ class SessionTracker:
         self.pending = TrackedStore("pending")
         self.visitors = TrackedStore("visitors")  # anonymous_id -> [first session start, its session_id]
         self.tracked_sources = frozenset(s.lower() for s in engine.config.tracked_sources)
-        self._min_pending = INF
+        # Indexes rebuilt from the stores (not persisted): sessions by the minute they are
+        # due to close, and open session starts / pending chats by bucket (the floor that
+        # holds session-scoped windows open).
+        self._due_minute: dict[str, int] = {}
+        self._by_due_minute: dict[int, set[str]] = {}
+        self._open_floor: dict[int, int] = {}
+        self._guard_s = self.timeout_s + engine.config.max_grace_s
+        self._max_guard_s = self.max_s + engine.config.max_grace_s
+        self._last_orphan_scan = -INF
 
     def stores(self) -> list[TrackedStore]:
         return [self.sessions, self.pending, self.visitors]
@@ -100,7 +108,40 @@ class SessionTracker:
         return {t: self.on_click for t in CLICK_TYPES}
 
     def after_load(self) -> None:
-        self._min_pending = self._scan_min_pending()
+        for sid, session in self.sessions.items():
+            self._schedule(sid, session)
+            self._count_floor(session["start"], 1)
+        for record in self.pending.data.values():
+            for chat in record["c"]:
+                self._count_floor(chat[0], 1)
+
+    # ------------------------------------------------------------- indexes
+    def _schedule(self, sid: str, session: dict) -> None:
+        due = min(session["last"] + self._guard_s, session["start"] + self._max_guard_s)
+        minute = int(due // 60)
+        old = self._due_minute.get(sid)
+        if old == minute:
+            return
+        if old is not None:
+            self._by_due_minute[old].discard(sid)
+        self._due_minute[sid] = minute
+        self._by_due_minute.setdefault(minute, set()).add(sid)
+
+    def _unschedule(self, sid: str) -> None:
+        minute = self._due_minute.pop(sid, None)
+        if minute is not None:
+            bucket = self._by_due_minute.get(minute)
+            bucket.discard(sid)
+            if not bucket:
+                del self._by_due_minute[minute]
+
+    def _count_floor(self, t: float, delta: int) -> None:
+        bucket = floor_to(t, self.engine.bucket_s)
+        count = self._open_floor.get(bucket, 0) + delta
+        if count:
+            self._open_floor[bucket] = count
+        else:
+            self._open_floor.pop(bucket, None)
 
     # ---------------------------------------------------------- click events
     def on_click(self, event: Event) -> None:
@@ -120,18 +161,22 @@ class SessionTracker:
             session = {"start": t, "last": t, "pv": {}, "bpv": {}, "npv": 0, "cart": False, "checkout": False,
                        "ev": [], **session_attributes(event)}
             self.sessions[sid] = session
+            self._count_floor(t, 1)
             self._note_start(sid, session)
         else:
             if t < session["start"]:
                 if self._late_everywhere(t):
                     # Moving the start there would drop the whole session at close.
                     return
+                self._count_floor(session["start"], -1)
+                self._count_floor(t, 1)
                 session["start"] = t
                 session.update(session_attributes(event))
                 self._note_start(sid, session)
             if t > session["last"]:
                 session["last"] = t
             self.sessions.touch(sid)
+        self._schedule(sid, session)
         self._remember(session, event_entry(event))
         kind = event.type
         if kind in PAGE_VIEW_TYPES:
@@ -170,8 +215,6 @@ class SessionTracker:
         first = self.visitors.get(anon)
         if first is None or (start, sid) < (first[0], first[1]):
             self.visitors[anon] = [start, sid]
-        if start < self._min_pending:
-            self._min_pending = start
 
     # ------------------------------------------------- orders and chats join
     def add_pending(self, sid: str, kind: str, item: list) -> None:
@@ -181,8 +224,8 @@ class SessionTracker:
         else:
             self.pending.touch(sid)
         record[kind].append(item)
-        if kind == "c" and item[0] < self._min_pending:
-            self._min_pending = item[0]
+        if kind == "c":
+            self._count_floor(item[0], 1)
 
     def _take_pending(self, sid: str, until: float) -> tuple[list, list]:
         record = self.pending.get(sid)
@@ -190,6 +233,8 @@ class SessionTracker:
             return [], []
         orders = [o for o in record["o"] if o[0] <= until]
         chats = [c for c in record["c"] if c[0] <= until]
+        for chat in chats:
+            self._count_floor(chat[0], -1)
         record["o"] = [o for o in record["o"] if o[0] > until]
         record["c"] = [c for c in record["c"] if c[0] > until]
         if record["o"] or record["c"]:
@@ -202,6 +247,8 @@ class SessionTracker:
     def close(self, sid: str, session: dict) -> None:
         """Attribute a finished session's measures to the windows they belong to."""
         self.sessions.pop(sid)
+        self._unschedule(sid)
+        self._count_floor(session["start"], -1)
         engine = self.engine
         orders, chats = self._take_pending(sid, session["last"] + self.timeout_s)
         converted = bool(orders)
@@ -287,12 +334,23 @@ class SessionTracker:
                                {"presales_chats": 1, "presales_chats_converted": int(converted)})
 
     def close_due(self, wm: float) -> None:
-        """Close sessions idle past timeout + grace, expire orphans; recompute the pending floor."""
-        guard = self.timeout_s + self.engine.config.max_grace_s
-        due = [(sid, s) for sid, s in self.sessions.items()
-               if s["last"] + guard < wm or s["start"] + self.max_s + self.engine.config.max_grace_s < wm]
+        """Close sessions idle past timeout + grace (or past their maximum length); expire orphans."""
+        due_minutes = sorted(m for m in self._by_due_minute if m * 60 < wm)
+        due = []
+        for minute in due_minutes:
+            for sid in self._by_due_minute[minute]:
+                session = self.sessions[sid]
+                if session["last"] + self._guard_s < wm or session["start"] + self._max_guard_s < wm:
+                    due.append((sid, session))
         for sid, session in sorted(due, key=lambda item: (item[1]["start"], item[0])):
             self.close(sid, session)
+        if wm - self._last_orphan_scan >= 60 or wm == INF:
+            self._last_orphan_scan = wm
+            self._expire_orphans(wm)
+
+    def _expire_orphans(self, wm: float) -> None:
+        """Orders and chats naming a session that never showed up: resolve them."""
+        guard = self._guard_s
         for sid in [sid for sid in self.pending if sid not in self.sessions]:
             record = self.pending[sid]
             orphans_o = [o for o in record["o"] if o[0] + guard < wm]
@@ -301,6 +359,7 @@ class SessionTracker:
                 continue
             self.engine.counters["orders_without_session"] += len(orphans_o)
             for chat_time, chat_channel in orphans_c:
+                self._count_floor(chat_time, -1)
                 self.resolve_chat(chat_time, chat_channel, False)
             record["o"] = [o for o in record["o"] if o[0] + guard >= wm]
             record["c"] = [c for c in record["c"] if c[0] + guard >= wm]
@@ -308,15 +367,10 @@ class SessionTracker:
                 self.pending.touch(sid)
             else:
                 self.pending.pop(sid)
-        self._min_pending = self._scan_min_pending()
-
-    def _scan_min_pending(self) -> float:
-        starts = (s["start"] for s in self.sessions.data.values())
-        chats = (c[0] for r in self.pending.data.values() for c in r["c"])
-        return min(min(starts, default=INF), min(chats, default=INF))
 
     def min_pending_time(self) -> float:
-        return self._min_pending
+        """Earliest bucket an open session or a pending chat can still add to."""
+        return min(self._open_floor, default=INF)
 
     def open_sessions(self) -> int:
         return len(self.sessions)

@@ -81,6 +81,8 @@ class ShopPulse:
         self.loaded = False
         self.started_consuming = False
         self._last_interim = 0.0
+        self.catching_up = False  # more unread input than one batch
+        self._warned_partial = False
         self._publishing = asyncio.Lock()  # checkpoints must not interleave
         self._interim_s = _seconds(settings.interim_interval)
         self._define_topics()
@@ -128,7 +130,9 @@ class ShopPulse:
             self.update_consumer_lag()
             out = self.pipeline.tick()
             now = time.time()
-            if now - self._last_interim >= self._interim_s:
+            # Interim values of windows that are replayed at full speed are stale at once:
+            # skip them while the consumer is catching up.
+            if now - self._last_interim >= self._interim_s and not self.catching_up:
                 self._last_interim = now
                 out.snapshots += self.engine.interim(now)
             await self.publish(out)
@@ -198,7 +202,7 @@ class ShopPulse:
             return
         now = time.time()
         try:
-            unknown = assigned = 0
+            unknown = assigned = backlog = 0
             for tp in consumer.assignment():
                 if tp.topic not in self.settings.input_topics:
                     continue
@@ -210,7 +214,15 @@ class ShopPulse:
                 processed = self.pipeline.processed_offsets.get((tp.topic, tp.partition), -1)
                 lag = max(0, high - processed - 1)
                 self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+                backlog += lag
                 self.engine.clock.note_backlog(f"{tp.topic}:{tp.partition}", lag > 0, now)
+            self.catching_up = backlog > self.settings.batch_max_events
+            expected = len(self.settings.input_topics) * self.settings.partitions
+            if assigned and assigned < expected and not self._warned_partial:
+                # The engine needs every input partition (sessions, orders and chats meet in
+                # one state); a second worker with the same app id splits them.
+                log.warning("assigned %d of %d input partitions: run one worker per app id", assigned, expected)
+                self._warned_partial = True
             if self.engine.clock.hold and (assigned and not unknown or now - self._started_at > 60):
                 self.engine.clock.hold = False
         except Exception:  # lag is informative; never let it stop the worker
