@@ -59,7 +59,7 @@ class OrderTracker:
                 # An earlier order arrived after a later one: the later one was counted
                 # as new; move it to returning.
                 self._count(first, new=True, sign=-1)
-                self._count(first, new=False, sign=1)
+                self._count(first, new=False, sign=1)  # (after the retraction, zero sums are dropped)
             self.customers[customer_id] = record
         self._count(record, new=is_new, sign=1, basket=data.get("products") or ())
         self.churn.on_order(customer_id, t)
@@ -90,7 +90,11 @@ class OrderTracker:
             amounts.update(basket_pairs(basket))
             (dims["segment"], first), *segments = segment_shares(basket, record["rev"])
             amounts["segment_revenue"] = first / MICROS
-        self.engine.contribute(EVENT, record["t"], dims, amounts, currency=record["currency"])
+        if sign < 0:  # retract() takes the amounts as they were contributed
+            self.engine.retract(EVENT, record["t"], dims, {m: -a for m, a in amounts.items()},
+                                currency=record["currency"])
+        else:
+            self.engine.contribute(EVENT, record["t"], dims, amounts, currency=record["currency"])
         for segment, micros in segments:  # an order spanning several product categories
             self.engine.contribute(EVENT, record["t"], {"segment": segment}, {"segment_revenue": micros / MICROS},
                                    currency=record["currency"])

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from schemas.events import Event, Rejection
 
-from .aggregates import MICROS, UNKNOWN, BucketAggregates, to_micros
+from .aggregates import base_measure, MICROS, UNKNOWN, BucketAggregates, bucket_key, to_micros
 from .clock import PartitionClock
 from .config import EngineConfig
 from .fx import FxRates
@@ -182,6 +182,27 @@ class KpiEngine:
         for z in self.sizes:
             self._touched.add((scope, z, floor_to(t, z)))
         return True
+
+    def retract(self, scope: str, t: float, dims: dict[str, str], amounts: dict,
+                currency: str | None = None) -> None:
+        """Take back plain sums contributed at `t` (e.g. a first event replaced by an earlier one).
+
+        A sum the retraction brings back to zero is forgotten, so that no window reports a
+        zero it would not have had if the amounts had never been contributed (meant for counts
+        and the sums that go with them: a zero contributed on its own would be forgotten too).
+        """
+        if not self.contribute(scope, t, dims, {m: -a for m, a in amounts.items()}, currency):
+            return
+        bucket = self.aggregates.store.get(bucket_key(scope, floor_to(t, self.bucket_s)))
+        for measure in amounts:
+            for breakdown in self.aggregates.breakdowns(measure, dims):
+                sums = bucket.get(breakdown)
+                if sums is None:
+                    continue
+                for key in [k for k, v in sums.items() if v == 0 and base_measure(k) == measure]:
+                    del sums[key]  # money sums are kept per currency ("revenue|EUR")
+                if not sums:
+                    del bucket[breakdown]
 
     # --------------------------------------------------------------- advance
     @property

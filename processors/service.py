@@ -1,7 +1,7 @@
 """Customer service: chats, tickets and surveys (response, resolution, CSAT, NPS)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from schemas.events import Event
 
@@ -12,9 +12,62 @@ from .state import TrackedStore
 if TYPE_CHECKING:
     from .engine import KpiEngine
 
-# Chat record:   {"t": started, "channel": chat channel, "replied": bool}
-# Ticket record: {"t": created or None (never seen), "channel": support channel,
-#                 "replied": bool, "resolved": bool, "escalated": bool}
+# Events of a chat or ticket may arrive in any order (producers need not key them by
+# conversation or ticket), so each record keeps the start and the *earliest* time of each
+# "first" event seen so far; None while not seen yet:
+#   Chat:   {"t": chat_started, "channel": chat channel, "first_reply": agent message}
+#   Ticket: {"t": ticket_created, "channel": support channel, "first_reply": public agent reply,
+#            "first_resolution": ticket_resolved, "first_escalation": ticket_escalated}
+# A record made by an event that came before its start also holds "seen" (the time of
+# that event) until the start arrives, so that it expires like the others.
+#
+# The contributions of a record are a function of it (`_chat_contributions`,
+# `_ticket_contributions`); when an event changes the record (an earlier reply, the start,
+# the channel), the contributions that changed are retracted and added anew, so the
+# totals are those of the earliest events whatever the arrival order.
+CHAT_FIRSTS = ("first_reply",)
+TICKET_FIRSTS = ("first_reply", "first_resolution", "first_escalation")
+
+# Ticket firsts measured from the creation: field -> (duration measure, count measure).
+TICKET_DURATIONS = {
+    "first_reply": ("ticket_first_response_s", "ticket_first_responses"),
+    "first_resolution": ("ticket_resolution_s", "ticket_resolutions"),
+}
+
+# kind -> (time, dims, amounts)
+Contributions = dict[str, tuple[float, dict, dict]]
+
+
+def _duration_s(at: float, start: float) -> float:
+    """Seconds from start to a first event; 0 for an event stamped before its start.
+
+    Such an event (clock skew between producers) is taken as an immediate answer. Ignoring
+    it instead would need every later event kept until the start arrives, or else make the
+    result depend on arrival order.
+    """
+    return max(0.0, round(at - start, 3))
+
+
+def _chat_contributions(chat: dict) -> Contributions:
+    at = chat["first_reply"]
+    if chat["t"] is None or at is None:
+        return {}
+    amounts = {"chat_first_response_s": _duration_s(at, chat["t"]), "chat_first_responses": 1}
+    return {"first_reply": (at, {"chat_channel": chat["channel"]}, amounts)}
+
+
+def _ticket_contributions(ticket: dict) -> Contributions:
+    """Escalations count without a creation (channel unknown); durations need it."""
+    dims = {"support_channel": ticket["channel"]}
+    result = {}
+    if ticket["first_escalation"] is not None:
+        result["first_escalation"] = (ticket["first_escalation"], dims, {"tickets_escalated": 1})
+    if ticket["t"] is not None:
+        for field, (duration, count) in TICKET_DURATIONS.items():
+            at = ticket[field]
+            if at is not None:
+                result[field] = (at, dims, {duration: _duration_s(at, ticket["t"]), count: 1})
+    return result
 
 
 class ServiceTracker:
@@ -41,12 +94,10 @@ class ServiceTracker:
     # ------------------------------------------------------------------ chat
     def on_chat_started(self, event: Event) -> None:
         data, t = event.data, event.time_s
-        conversation = data["conversation_id"]
-        if conversation in self.chats:
+        channel = data.get("channel") or UNKNOWN
+        if not self._start(self.chats, data["conversation_id"], t, channel, CHAT_FIRSTS, _chat_contributions):
             self.engine.counters["repeated_chat_start"] += 1
             return
-        channel = data.get("channel") or UNKNOWN
-        self.chats[conversation] = {"t": t, "channel": channel, "replied": False}
         if data.get("initiator") != "visitor":
             return
         self.engine.contribute(EVENT, t, {"chat_channel": channel}, {"visitor_chats": 1})
@@ -61,68 +112,75 @@ class ServiceTracker:
         data = event.data
         if data.get("author") not in self.reply_authors:
             return
-        chat = self.chats.get(data["conversation_id"])
-        if chat is None:
-            self.engine.counters["reply_to_unknown_chat"] += 1
-            return
-        if chat["replied"]:
-            return
-        chat["replied"] = True
-        self.chats.touch(data["conversation_id"])
-        self.engine.contribute(EVENT, event.time_s, {"chat_channel": chat["channel"]}, {
-            "chat_first_response_s": round(event.time_s - chat["t"], 3), "chat_first_responses": 1})
+        self._first(self.chats, data["conversation_id"], "first_reply", event.time_s, CHAT_FIRSTS,
+                    _chat_contributions, "reply_to_unknown_chat")
 
     # --------------------------------------------------------------- tickets
     def on_ticket_created(self, event: Event) -> None:
         data, t = event.data, event.time_s
-        ticket_id = data["ticket_id"]
-        ticket = self.tickets.get(ticket_id)
-        if ticket is not None and ticket["t"] is not None:
+        channel = data.get("channel") or UNKNOWN
+        if not self._start(self.tickets, data["ticket_id"], t, channel, TICKET_FIRSTS, _ticket_contributions):
             self.engine.counters["repeated_ticket_created"] += 1
             return
-        channel = data.get("channel") or UNKNOWN
-        if ticket is None:
-            ticket = {"replied": False, "resolved": False, "escalated": False}
-        ticket.update({"t": t, "channel": channel})
-        self.tickets[ticket_id] = ticket
         self.engine.contribute(EVENT, t, {"support_channel": channel}, {"tickets_created": 1})
-
-    def _ticket(self, ticket_id: str) -> dict:
-        ticket = self.tickets.get(ticket_id)
-        if ticket is None:
-            ticket = self.tickets[ticket_id] = {
-                "t": None, "channel": UNKNOWN, "replied": False, "resolved": False, "escalated": False}
-        return ticket
-
-    def _first(self, event: Event, flag: str, amounts_of) -> None:
-        """Count the first `flag` event of a ticket; durations need the creation time."""
-        ticket_id = event.data["ticket_id"]
-        ticket = self._ticket(ticket_id)
-        if ticket[flag]:
-            return
-        ticket[flag] = True
-        self.tickets.touch(ticket_id)
-        amounts = amounts_of(ticket)
-        if amounts is None:
-            self.engine.counters[f"{flag}_without_created"] += 1
-            return
-        self.engine.contribute(EVENT, event.time_s, {"support_channel": ticket["channel"]}, amounts)
 
     def on_ticket_replied(self, event: Event) -> None:
         data = event.data
         if data.get("author") != "agent" or data.get("public", True) is False:
             return
-        t = event.time_s
-        self._first(event, "replied", lambda tk: None if tk["t"] is None else {
-            "ticket_first_response_s": round(t - tk["t"], 3), "ticket_first_responses": 1})
+        self._first(self.tickets, data["ticket_id"], "first_reply", event.time_s, TICKET_FIRSTS,
+                    _ticket_contributions, "replied_without_created")
 
     def on_ticket_resolved(self, event: Event) -> None:
-        t = event.time_s
-        self._first(event, "resolved", lambda tk: None if tk["t"] is None else {
-            "ticket_resolution_s": round(t - tk["t"], 3), "ticket_resolutions": 1})
+        self._first(self.tickets, event.data["ticket_id"], "first_resolution", event.time_s, TICKET_FIRSTS,
+                    _ticket_contributions, "resolved_without_created")
 
     def on_ticket_escalated(self, event: Event) -> None:
-        self._first(event, "escalated", lambda tk: {"tickets_escalated": 1})
+        self._first(self.tickets, event.data["ticket_id"], "first_escalation", event.time_s, TICKET_FIRSTS,
+                    _ticket_contributions, None)
+
+    # ---------------------------------------------------- order independence
+    def _start(self, store: TrackedStore, key: str, t: float, channel: str, firsts: tuple[str, ...],
+               contributions: Callable[[dict], Contributions]) -> bool:
+        """Record the start of a chat or ticket; False when it was already known."""
+        record = store.get(key)
+        if record is None:
+            store[key] = {"t": t, "channel": channel, **dict.fromkeys(firsts)}
+            return True
+        if record["t"] is not None:
+            return False
+        before = contributions(record)
+        record.pop("seen", None)
+        record.update(t=t, channel=channel)
+        store.touch(key)
+        self._revise(before, contributions(record))
+        return True
+
+    def _first(self, store: TrackedStore, key: str, field: str, t: float, firsts: tuple[str, ...],
+               contributions: Callable[[dict], Contributions], unknown_start_counter: str | None) -> None:
+        """Keep the earliest `field` event of a chat or ticket, whose start may come later."""
+        record = store.get(key)
+        if record is None:
+            record = store[key] = {"t": None, "channel": UNKNOWN, "seen": t, **dict.fromkeys(firsts)}
+        elif record[field] is not None and record[field] <= t:
+            return
+        if unknown_start_counter and record["t"] is None and record[field] is None:
+            self.engine.counters[unknown_start_counter] += 1  # waits for its start, maybe forever
+        before = contributions(record)
+        record[field] = t
+        store.touch(key)
+        self._revise(before, contributions(record))
+
+    def _revise(self, before: Contributions, after: Contributions) -> None:
+        """Retract the contributions that changed (at their old time) and add their new version."""
+        for kind in sorted(before.keys() | after.keys()):
+            old, new = before.get(kind), after.get(kind)
+            if old == new:
+                continue
+            if old is not None:
+                self.engine.retract(EVENT, *old)
+            if new is not None:
+                self.engine.contribute(EVENT, *new)
 
     # --------------------------------------------------------------- surveys
     def on_survey_responded(self, event: Event) -> None:
@@ -138,6 +196,12 @@ class ServiceTracker:
         self.engine.contribute(EVENT, event.time_s, dims, amounts)
 
     def expire(self, horizon: float) -> None:
+        """Forget chats and tickets started (or, start unknown, first seen) before `horizon`."""
         for store in (self.chats, self.tickets):
-            for key in [k for k, v in store.items() if v["t"] is not None and v["t"] < horizon]:
+            for key in [k for k, v in store.items() if _known_since(v) < horizon]:
                 store.pop(key)
+
+
+def _known_since(record: dict) -> float:
+    """The start time, else the time of the first event seen."""
+    return record["t"] if record["t"] is not None else record["seen"]
