@@ -192,9 +192,3 @@ def _pace(started: float, events: int, rate: float, progress: Progress) -> None:
 def _fail(message: str) -> int:
     print(f"replay: {message}", file=sys.stderr)
     return 2
-
-
-if __name__ == "__main__":
-    _parser = argparse.ArgumentParser(prog="replay")
-    add_arguments(_parser)
-    sys.exit(run_replay(_parser.parse_args()))

@@ -190,9 +190,3 @@ class SimClock:
 def _fail(message: str) -> int:
     print(f"simulate: {message}", file=sys.stderr)
     return 2
-
-
-if __name__ == "__main__":
-    _parser = argparse.ArgumentParser(prog="simulate")
-    add_arguments(_parser)
-    sys.exit(run_simulate(_parser.parse_args()))

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
@@ -13,6 +11,8 @@ import urllib.request
 from pathlib import Path
 
 import yaml
+
+from tests.integration.harness import ManagedProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
@@ -43,7 +43,7 @@ def wait_until(condition, timeout: float, what: str, interval: float = 0.5):
         time.sleep(interval)
 
 
-class PrometheusServer:
+class PrometheusServer(ManagedProcess):
     """Debian's `prometheus` with its own directory and port, configured from deploy/prometheus.
 
     The example prometheus.yml is used with 1 s scrape and evaluation intervals, the
@@ -97,17 +97,3 @@ class PrometheusServer:
     def query(self, expr: str) -> dict:
         return self.api("query", query=expr)
 
-    def log_tail(self, n: int = 4000) -> str:
-        try:
-            return self.log_path.read_bytes()[-n:].decode(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def stop(self, timeout: float = 30) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)

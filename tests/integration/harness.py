@@ -90,7 +90,34 @@ def compute(path: Path, env: dict[str, str]) -> list[dict]:
     return [orjson.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
-class Worker:
+class ManagedProcess:
+    """A child process in a process group of its own, logging to `log_path`."""
+
+    log_path: Path
+    proc: subprocess.Popen | None = None
+
+    def log_tail(self, n: int = 4000) -> str:
+        try:
+            return self.log_path.read_bytes()[-n:].decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+    def kill9(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+
+class Worker(ManagedProcess):
     """One `shoppulse worker` process with its own log file."""
 
     def __init__(self, ns: Namespace, name: str = "worker", **extra_env: str):
@@ -122,26 +149,6 @@ class Worker:
     def get(self, path: str) -> bytes:
         with urllib.request.urlopen(self.url(path), timeout=10) as response:
             return response.read()
-
-    def log_tail(self, n: int = 4000) -> str:
-        try:
-            return self.log_path.read_bytes()[-n:].decode(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def stop(self, timeout: float = 30) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-
-    def kill9(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
 
 
 def producer() -> KafkaProducer:
