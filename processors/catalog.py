@@ -22,7 +22,8 @@ the sum of every change before its end.
   there; overall, the sum over locations.
 - Market size: a report's value is spread over its period in proportion to time and
   contributed hour by hour (at the start of each hour's overlap), so an hourly or daily
-  window holds the market size prorated to its length. `market_share` is therefore
+  window holds the market size prorated to its length. Slices of hours that ended before
+  the report's own time are left out (they would land in windows that may be final). `market_share` is therefore
   reported for 1h and 1d windows only. Periods longer than `MAX_MARKET_PERIOD_S` are
   rejected (they would create too many future buckets).
 """
@@ -184,8 +185,12 @@ class CatalogTracker:
                                f"period must last more than 0 s and at most {MAX_MARKET_PERIOD_S} s")
             return
         dims = {"segment": data["segment"]}
+        # Hours that ended before the report was made are history: attributing them would
+        # land in windows that may already be final, depending on arrival order.
+        current_hour = floor_to(event.time_s, MARKET_SPREAD_S)
         for t, micros in spread(to_micros(float(data["value"])), start, end, MARKET_SPREAD_S):
-            self.engine.contribute(EVENT, t, dims, {"market_size": micros / MICROS}, currency=data["currency"])
+            if t >= current_hour:
+                self.engine.contribute(EVENT, t, dims, {"market_size": micros / MICROS}, currency=data["currency"])
 
 
 def spread(total_micros: int, start: float, end: float, step_s: int) -> list[tuple[float, int]]:

@@ -404,3 +404,15 @@ def test_market_size_report_with_an_empty_period_is_a_dead_letter():
     eng = engine((H,), fx_rates=FX)
     report = eng.ingest([market(5, "shoes", 100.0, "USD", H, H)], ACTIVE)
     assert [r.reason for r in report.rejected] == ["bad_value:period_end"]
+
+
+def test_market_size_of_hours_that_ended_before_the_report_is_left_out():
+    # shoes 2400 USD over [0, 1d) reported at 2h 30m: hours 0 and 1 are history and left
+    # out; hour 2 gets its 100 (its slice starts at 2h, within the report's hour).
+    # Order o-1 @2h40m: 20 USD of shoes -> market share of hour 2 = 20 / 100.
+    events = [market(2.5 * H, "shoes", 2400.0, "USD", 0, D),
+              order(2 * H + 2400, "o-1", "c-1", 20.0, products=(("s-1", "shoes", 20.0, 1),))]
+    snaps = run(events, (H, D))[1]
+    assert snaps("market_share", "1h", 2 * H) == 0.2
+    assert snaps.get("market_share", "1h", 0) is None
+    assert snaps.get("market_share", "1h", H) is None
