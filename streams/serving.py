@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import orjson
 import redis.asyncio as aioredis
@@ -9,6 +10,8 @@ import redis.asyncio as aioredis
 from .records import serving_field
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 2.0  # while Redis is unreachable, try again at most this often
 
 # Keys: {prefix}:latest:final and {prefix}:latest:interim, hashes of
 # "kpi|window|dims" -> snapshot JSON. A field is only replaced by a snapshot of the same
@@ -36,6 +39,7 @@ class ServingStore:
         self._backlog: dict[tuple[bool, str], dict] = {}
         self._script = self.client.register_script(_PUT_IF_NEWER)
         self.healthy = False
+        self._last_failure = -RETRY_AFTER_S
 
     def key(self, final: bool) -> str:
         return f"{self.prefix}:latest:{'final' if final else 'interim'}"
@@ -59,6 +63,9 @@ class ServingStore:
     async def flush(self) -> bool:
         if not self._backlog:
             return True
+        if not self.healthy and time.monotonic() - self._last_failure < RETRY_AFTER_S:
+            return False  # Redis is down: do not hold up every batch on a connect timeout
+
         pending, self._backlog = self._backlog, {}
         try:
             for final in (True, False):
@@ -75,6 +82,7 @@ class ServingStore:
                 log.warning("serving store unavailable (%s); %d snapshots kept for retry", exc, len(pending))
                 self._warned = True
             self.healthy = False
+            self._last_failure = time.monotonic()
             for field, snap in pending.items():
                 self._backlog.setdefault(field, snap)
             return False
