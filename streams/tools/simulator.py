@@ -27,13 +27,7 @@ import time
 from collections import Counter
 from typing import Any, Callable, Iterator
 
-CLICKSTREAM = "shop.clickstream"
-ORDERS = "shop.orders"
-CHAT = "shop.chat"
-SUPPORT = "shop.support"
-MARKETING = "shop.marketing"
-CATALOG = "shop.catalog"
-OPERATIONS = "shop.operations"
+from schemas.catalog import CATALOG, CHAT, CLICKSTREAM, MARKETING, OPERATIONS, ORDERS, SUPPORT
 
 CORE_TOPICS = (CLICKSTREAM, ORDERS, CHAT, SUPPORT)
 FEED_TOPICS = (MARKETING, CATALOG, OPERATIONS)
