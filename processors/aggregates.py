@@ -17,6 +17,9 @@ CURRENCY_SEPARATOR = "|"
 # measures are stored per currency as "measure|CUR".
 Bucket = dict[str, dict[str, object]]
 
+# How a measure adds up (see BucketAggregates.add).
+_SUM, _DISTINCT, _RANKING = "sum", "distinct", "ranking"
+
 
 def to_micros(x: float) -> int:
     return round(x * MICROS)
@@ -67,11 +70,14 @@ class BucketAggregates:
         # {scope: {breakdown: {measure key: micros}}}
         self.base = TrackedStore("cumulative_base")
         self.dropped_ranking_items = 0
+        self._measure_traits: dict[str, tuple[str, tuple[str, ...], bool]] = {}
 
     def breakdowns(self, measure: str, dims: dict[str, str]) -> list[str]:
-        plan = self.plans[measure]
+        return self.breakdowns_of(self.plans[measure].dims, dims)
+
+    def breakdowns_of(self, plan_dims: tuple[str, ...], dims: dict[str, str]) -> list[str]:
         admit = self.labels.admit
-        return [""] + [f"{d}={admit(d, str(dims.get(d) or UNKNOWN))}" for d in plan.dims]
+        return [""] + [f"{d}={admit(d, str(dims.get(d) or UNKNOWN))}" for d in plan_dims]
 
     def add(self, scope: str, bucket_start: int, dims: dict[str, str], amounts: dict,
             currency: str | None = None) -> None:
@@ -82,38 +88,64 @@ class BucketAggregates:
             bucket = self.store[key] = {}
         else:
             self.store.touch(key)
+        # Measures of one call mostly share their breakdowns: look each set up once.
+        targets: dict[tuple[str, ...], tuple[list[dict], int]] = {}
         for measure, amount in amounts.items():
-            if measure in DISTINCT_MEASURES:
-                kind = "distinct"
-            elif measure in RANKING_MEASURES:
-                kind = "ranking"
-            else:
-                kind = "sum"
+            kind, plan_dims, money = self._traits(measure)
+            stored = f"{measure}{CURRENCY_SEPARATOR}{currency}" if money else measure
+            target = targets.get(plan_dims)
+            if target is None:
+                target = targets[plan_dims] = self._targets(bucket, plan_dims, dims)
+            elif target[1]:
+                self.labels.folded += target[1]  # as if looked up again for this measure
+            sums_list = target[0]
+            if kind is _SUM:
                 # A zero still marks the breakdown as seen (a ratio with 0 numerator).
-                amount = to_micros(amount)
-            stored = f"{measure}{CURRENCY_SEPARATOR}{currency}" if measure in MONEY_MEASURES else measure
-            for bk in self.breakdowns(measure, dims):
-                sums = bucket.get(bk)
-                if sums is None:
-                    sums = bucket[bk] = {}
-                if kind == "sum":
+                amount = round(amount * MICROS)  # to_micros, inlined
+                for sums in sums_list:
                     sums[stored] = sums.get(stored, 0) + amount
-                elif kind == "distinct":
+            elif kind is _DISTINCT:
+                for sums in sums_list:
                     ids = sums.get(stored)
                     if ids is None:
                         ids = sums[stored] = set()
                     ids.add(amount)
-                else:
-                    counts = sums.get(stored)
-                    if counts is None:
-                        counts = sums[stored] = {}
-                    for item, n in amount.items():
-                        if item in counts:
-                            counts[item] += n
-                        elif len(counts) < self.ranking_cap:
-                            counts[item] = n
-                        else:
-                            self.dropped_ranking_items += 1
+            else:
+                for sums in sums_list:
+                    self._add_ranking(sums, stored, amount)
+
+    def _traits(self, measure: str) -> tuple[str, tuple[str, ...], bool]:
+        """(kind, breakdown dims, kept per currency) of a measure, derived once."""
+        traits = self._measure_traits.get(measure)
+        if traits is None:
+            kind = _DISTINCT if measure in DISTINCT_MEASURES else _RANKING if measure in RANKING_MEASURES else _SUM
+            traits = self._measure_traits[measure] = (kind, self.plans[measure].dims, measure in MONEY_MEASURES)
+        return traits
+
+    def _targets(self, bucket: Bucket, plan_dims: tuple[str, ...], dims: dict[str, str]) -> tuple[list[dict], int]:
+        """The sums dicts of the breakdowns of `plan_dims` in `bucket` (created when missing),
+        and the number of label values folded on the way."""
+        labels = self.labels
+        folded_before = labels.folded
+        result = []
+        for bk in self.breakdowns_of(plan_dims, dims):
+            sums = bucket.get(bk)
+            if sums is None:
+                sums = bucket[bk] = {}
+            result.append(sums)
+        return result, labels.folded - folded_before
+
+    def _add_ranking(self, sums: dict, stored: str, amount: dict) -> None:
+        counts = sums.get(stored)
+        if counts is None:
+            counts = sums[stored] = {}
+        for item, n in amount.items():
+            if item in counts:
+                counts[item] += n
+            elif len(counts) < self.ranking_cap:
+                counts[item] = n
+            else:
+                self.dropped_ranking_items += 1
 
     def window_totals(self, scope: str, start: int, size_s: int, bucket_starts=()) -> dict[str, dict[str, object]]:
         """Merge the buckets of [start, start + size_s) into one {breakdown: {measure: total}}.

@@ -1,6 +1,7 @@
 """Marketing channel of a session, from its first event (kpis.md, first matching rule wins)."""
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 SOCIAL_SITES = ("facebook", "instagram", "tiktok", "twitter", "x", "linkedin", "pinterest", "youtube", "reddit")
@@ -32,6 +33,11 @@ def _is_social_site(name: str) -> bool:
     return False
 
 
+# Sessions repeat the same few referrers and UTM values: parse and classify each once.
+CACHED_VALUES = 4096
+
+
+@lru_cache(maxsize=CACHED_VALUES)
 def referrer_host(referrer: str | None) -> str:
     if not referrer:
         return ""
@@ -46,7 +52,13 @@ def classify_channel(campaign: dict | None, referrer: str | None) -> str:
     campaign = campaign or {}
     medium = str(campaign.get("medium") or "").lower()
     source = str(campaign.get("source") or "").lower()
-    host = referrer_host(referrer)
+    tagged = any(campaign.get(k) for k in ("source", "medium", "name", "term", "content"))
+    return _channel(medium, source, referrer_host(referrer), tagged)
+
+
+@lru_cache(maxsize=CACHED_VALUES)
+def _channel(medium: str, source: str, host: str, tagged: bool) -> str:
+    """The rules of `classify_channel`; `tagged` says whether any UTM value is set."""
     if medium in PAID_MEDIA:
         return "paid_social" if _is_social_site(source) else "paid_search"
     if medium in DISPLAY_MEDIA:
@@ -63,6 +75,6 @@ def classify_channel(campaign: dict | None, referrer: str | None) -> str:
         return "organic_search"
     if medium == "referral" or host:
         return "referral"
-    if not any(campaign.get(k) for k in ("source", "medium", "name", "term", "content")) and not host:
+    if not tagged and not host:
         return "direct"
     return "other"

@@ -74,6 +74,10 @@ class KpiEngine:
             self._handlers.update(tracker.handlers())
         self._bucket_index: dict[str, set[int]] = {s: set() for s in SCOPES}
         self._touched: set[tuple[str, int, int]] = set()
+        self._touched_buckets: set[tuple[str, int]] = set()  # expanded into windows by `interim`
+        # Per scope, the time from which no window is final yet (the largest frontier):
+        # a contribution at or after it skips the per-size lateness check.
+        self._open_from: dict[str, float] = {s: -INF for s in SCOPES}
         self._seen_by_hour: dict[int, list[str]] = {}
         self._report = IngestReport()
         self._late_sizes: set[int] | None = None
@@ -105,6 +109,7 @@ class KpiEngine:
                 for size, value in by_size.items():
                     if int(size) in self.frontier[scope]:
                         self.frontier[scope][int(size)] = -INF if value is None else value
+            self._note_frontiers()
         clock = self.meta.get("clock")
         if clock:
             self.clock.restore(clock, now_wall)
@@ -158,6 +163,8 @@ class KpiEngine:
             Rejection(reason, event.topic, event.partition, event.offset, value, None, detail))
 
     def late_sizes(self, scope: str, t: float) -> list[int]:
+        if t >= self._open_from[scope]:  # the window of `t` ends after every frontier
+            return []
         return [z for z in self.sizes if floor_to(t, z) + z <= self.frontier[scope][z]]
 
     def mark_late(self, sizes) -> None:
@@ -170,17 +177,17 @@ class KpiEngine:
     def contribute(self, scope: str, t: float, dims: dict[str, str], amounts: dict,
                    currency: str | None = None) -> bool:
         """Add amounts to the bucket of time `t`; False when every window of `t` is final."""
-        late = self.late_sizes(scope, t)
-        if late:
-            self.mark_late(late)
-            self.counters["late_contributions"] += 1
-            if len(late) == len(self.sizes):
-                return False
+        if t < self._open_from[scope]:
+            late = self.late_sizes(scope, t)
+            if late:
+                self.mark_late(late)
+                self.counters["late_contributions"] += 1
+                if len(late) == len(self.sizes):
+                    return False
         bucket = floor_to(t, self.bucket_s)
         self.aggregates.add(scope, bucket, dims, amounts, currency)
         self._bucket_index[scope].add(bucket)
-        for z in self.sizes:
-            self._touched.add((scope, z, floor_to(t, z)))
+        self._touched_buckets.add((scope, bucket))
         return True
 
     def retract(self, scope: str, t: float, dims: dict[str, str], amounts: dict,
@@ -255,12 +262,20 @@ class KpiEngine:
                     snapshots += self._window_snapshots(scope, z, w, starts, final=True, emitted_at=emitted_at)
                     self._touched.discard((scope, z, w))
                 self.frontier[scope][z] = new_edge
+        self._note_frontiers()
         return snapshots
+
+    def _note_frontiers(self) -> None:
+        for scope, by_size in self.frontier.items():
+            self._open_from[scope] = max(by_size.values())
 
     def interim(self, emitted_at: float) -> list[dict]:
         """Snapshots (final=false) of the open windows changed since the last call."""
         snapshots: list[dict] = []
         touched, self._touched = self._touched, set()
+        for scope, bucket in self._touched_buckets:
+            touched.update((scope, z, floor_to(bucket, z)) for z in self.sizes)
+        self._touched_buckets = set()
         starts = {scope: sorted(self._bucket_index[scope]) for scope in SCOPES}
         newest = self.clock.newest()
         for scope, z, w in sorted(touched):
@@ -290,6 +305,7 @@ class KpiEngine:
                     if all(floor_to(b, z) + z <= self.frontier[scope][z] for z in self.sizes)]
             for b in done:
                 index.discard(b)
+                self._touched_buckets.discard((scope, b))
                 self.aggregates.drop(scope, b)
         hour = int(wm // 3600)
         if hour <= self._last_gc_hour:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from schemas.events import Event
@@ -66,6 +67,7 @@ def event_entry(event: Event) -> list:
     return [event.time_s, page_type]
 
 
+@lru_cache(maxsize=4096)  # a pure function of a few recurring sources
 def source_label(source: str, tracked: frozenset[str]) -> str:
     """A bounded label for a traffic source (campaign source or referrer host).
 
