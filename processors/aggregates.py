@@ -56,6 +56,32 @@ def merge_into(into: dict, measure: str, value) -> None:
         into[measure] = into.get(measure, 0) + value
 
 
+class _AddPlan:
+    """How the measures of one `add` call (in their order) fan out into breakdowns.
+
+    `dims` are the dims any of them is broken down by, `uses` how many measures use each,
+    `positions[measure]` the indexes of its breakdowns in `names(labels)`.
+    """
+
+    __slots__ = ("dims", "uses", "kinds", "positions")
+
+    def __init__(self, measures: tuple[str, ...], traits):
+        dims: list[str] = []
+        for measure in measures:
+            dims += [d for d in traits(measure)[1] if d not in dims]
+        self.dims = tuple(dims)
+        self.uses = tuple(sum(d in traits(m)[1] for m in measures) for d in dims)
+        self.kinds = tuple((m, traits(m)[0]) for m in measures)
+        self.positions = {m: (0, *(1 + dims.index(d) for d in traits(m)[1])) for m in measures}
+
+    def names(self, labels: tuple[str, ...]) -> tuple[str, ...]:
+        return ("", *(f"{d}={label}" for d, label in zip(self.dims, labels)))
+
+    def breakdowns(self, measure: str, labels: tuple[str, ...]) -> list[str]:
+        names = self.names(labels)
+        return [names[i] for i in self.positions[measure]]
+
+
 class BucketAggregates:
     """Measures summed into `bucket_s`-second buckets per scope, breakdown and measure."""
 
@@ -65,12 +91,15 @@ class BucketAggregates:
         self.labels = LabelLimiter(max_label_values)
         self.plans = plans
         self.ranking_cap = ranking_cap
-        self.store = TrackedStore("buckets", _encode_bucket, _decode_bucket)
+        self._store = TrackedStore("buckets", _encode_bucket, _decode_bucket)
         # Running totals of cumulative measures from buckets already dropped:
         # {scope: {breakdown: {measure key: micros}}}
         self.base = TrackedStore("cumulative_base")
         self.dropped_ranking_items = 0
         self._measure_traits: dict[str, tuple[str, tuple[str, ...], bool]] = {}
+        self._add_plans: dict[tuple[str, ...], _AddPlan] = {}
+        # (scope, bucket start, currency, plan, labels) -> {measure: micros | set of ids}
+        self._staged: dict[tuple, dict[str, object]] = {}
 
     def breakdowns(self, measure: str, dims: dict[str, str]) -> list[str]:
         return self.breakdowns_of(self.plans[measure].dims, dims)
@@ -79,40 +108,96 @@ class BucketAggregates:
         admit = self.labels.admit
         return [""] + [f"{d}={admit(d, str(dims.get(d) or UNKNOWN))}" for d in plan_dims]
 
+    @property
+    def store(self) -> TrackedStore:
+        """The buckets, with every staged amount added."""
+        if self._staged:
+            self.commit()
+        return self._store
+
     def add(self, scope: str, bucket_start: int, dims: dict[str, str], amounts: dict,
             currency: str | None = None) -> None:
-        """Add amounts into one bucket: measure -> number, id (distinct) or {item: count} (ranking)."""
-        key = bucket_key(scope, bucket_start)
-        bucket = self.store.get(key)
-        if bucket is None:
-            bucket = self.store[key] = {}
-        else:
-            self.store.touch(key)
-        # Measures of one call mostly share their breakdowns: look each set up once.
-        targets: dict[tuple[str, ...], tuple[list[dict], int]] = {}
-        for measure, amount in amounts.items():
-            kind, plan_dims, money = self._traits(measure)
-            stored = f"{measure}{CURRENCY_SEPARATOR}{currency}" if money else measure
-            target = targets.get(plan_dims)
-            if target is None:
-                target = targets[plan_dims] = self._targets(bucket, plan_dims, dims)
-            elif target[1]:
-                self.labels.folded += target[1]  # as if looked up again for this measure
-            sums_list = target[0]
+        """Add amounts into one bucket: measure -> number, id (distinct) or {item: count} (ranking).
+
+        Sums and ids are staged per (bucket, breakdown labels) and reach the bucket at the
+        next `commit` (reading `store` commits): the fan-out into breakdowns then runs once
+        per such key instead of once per call. Labels are admitted here, in call order.
+        """
+        measures = tuple(amounts)
+        plan = self._add_plans.get(measures)
+        if plan is None:
+            plan = self._add_plans[measures] = _AddPlan(measures, self._traits)
+        key = (scope, bucket_start, currency, plan, self._labels_of(plan, dims))
+        staged = self._staged.get(key)
+        if staged is None:
+            staged = self._staged[key] = {}
+        for (measure, kind), amount in zip(plan.kinds, amounts.values()):
             if kind is _SUM:
                 # A zero still marks the breakdown as seen (a ratio with 0 numerator).
-                amount = round(amount * MICROS)  # to_micros, inlined
-                for sums in sums_list:
-                    sums[stored] = sums.get(stored, 0) + amount
+                staged[measure] = staged.get(measure, 0) + round(amount * MICROS)  # to_micros, inlined
             elif kind is _DISTINCT:
-                for sums in sums_list:
-                    ids = sums.get(stored)
-                    if ids is None:
-                        ids = sums[stored] = set()
-                    ids.add(amount)
-            else:
-                for sums in sums_list:
-                    self._add_ranking(sums, stored, amount)
+                ids = staged.get(measure)
+                if ids is None:
+                    ids = staged[measure] = set()
+                ids.add(amount)
+            else:  # a ranking's item cap depends on arrival order: never staged
+                bucket = self._bucket(scope, bucket_start)
+                stored = self._stored(measure, currency)
+                for name in plan.breakdowns(measure, key[4]):
+                    self._add_ranking(self._sums(bucket, name), stored, amount)
+
+    def commit(self) -> None:
+        """Add the staged sums and ids into their buckets."""
+        staged, self._staged = self._staged, {}
+        for (scope, start, currency, plan, labels), amounts in staged.items():
+            bucket = self._bucket(scope, start)
+            names = plan.names(labels)
+            targets: list[dict | None] = [None] * len(names)
+            for measure, value in amounts.items():
+                stored = self._stored(measure, currency)
+                for i in plan.positions[measure]:
+                    sums = targets[i]
+                    if sums is None:
+                        sums = targets[i] = self._sums(bucket, names[i])
+                    if type(value) is int:
+                        sums[stored] = sums.get(stored, 0) + value
+                    else:
+                        ids = sums.get(stored)
+                        if ids is None:
+                            sums[stored] = set(value)
+                        else:
+                            ids |= value
+
+    def _labels_of(self, plan: _AddPlan, dims: dict[str, str]) -> tuple[str, ...]:
+        """The admitted label of each dim of the plan (folded ones count once per measure, as looked up)."""
+        labels = self.labels
+        values = []
+        for d, uses in zip(plan.dims, plan.uses):
+            folded = labels.folded
+            values.append(labels.admit(d, str(dims.get(d) or UNKNOWN)))
+            if uses > 1 and labels.folded != folded:
+                labels.folded += uses - 1
+        return tuple(values)
+
+    def _bucket(self, scope: str, start: int) -> Bucket:
+        key = bucket_key(scope, start)
+        bucket = self._store.get(key)
+        if bucket is None:
+            bucket = self._store[key] = {}
+        else:
+            self._store.touch(key)
+        return bucket
+
+    @staticmethod
+    def _sums(bucket: Bucket, breakdown: str) -> dict:
+        sums = bucket.get(breakdown)
+        if sums is None:
+            sums = bucket[breakdown] = {}
+        return sums
+
+    def _stored(self, measure: str, currency: str | None) -> str:
+        """The key of a measure in a breakdown's sums: money is kept per currency."""
+        return f"{measure}{CURRENCY_SEPARATOR}{currency}" if self._traits(measure)[2] else measure
 
     def _traits(self, measure: str) -> tuple[str, tuple[str, ...], bool]:
         """(kind, breakdown dims, kept per currency) of a measure, derived once."""
@@ -121,19 +206,6 @@ class BucketAggregates:
             kind = _DISTINCT if measure in DISTINCT_MEASURES else _RANKING if measure in RANKING_MEASURES else _SUM
             traits = self._measure_traits[measure] = (kind, self.plans[measure].dims, measure in MONEY_MEASURES)
         return traits
-
-    def _targets(self, bucket: Bucket, plan_dims: tuple[str, ...], dims: dict[str, str]) -> tuple[list[dict], int]:
-        """The sums dicts of the breakdowns of `plan_dims` in `bucket` (created when missing),
-        and the number of label values folded on the way."""
-        labels = self.labels
-        folded_before = labels.folded
-        result = []
-        for bk in self.breakdowns_of(plan_dims, dims):
-            sums = bucket.get(bk)
-            if sums is None:
-                sums = bucket[bk] = {}
-            result.append(sums)
-        return result, labels.folded - folded_before
 
     def _add_ranking(self, sums: dict, stored: str, amount: dict) -> None:
         counts = sums.get(stored)
@@ -154,8 +226,9 @@ class BucketAggregates:
         """
         totals: dict[str, dict[str, object]] = {}
         end = start + size_s
+        store = self.store
         for b in range(start, end, self.bucket_s):
-            bucket = self.store.get(bucket_key(scope, b))
+            bucket = store.get(bucket_key(scope, b))
             if not bucket:
                 continue
             for bk, sums in bucket.items():
