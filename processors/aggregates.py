@@ -171,12 +171,19 @@ class BucketAggregates:
     def _labels_of(self, plan: _AddPlan, dims: dict[str, str]) -> tuple[str, ...]:
         """The admitted label of each dim of the plan (folded ones count once per measure, as looked up)."""
         labels = self.labels
+        admitted = labels.admitted
         values = []
         for d, uses in zip(plan.dims, plan.uses):
-            folded = labels.folded
-            values.append(labels.admit(d, str(dims.get(d) or UNKNOWN)))
-            if uses > 1 and labels.folded != folded:
-                labels.folded += uses - 1
+            value = dims.get(d) or UNKNOWN
+            if type(value) is not str:
+                value = str(value)
+            known = admitted.get(d)
+            if known is None or value not in known:  # not admitted yet: admit or fold
+                folded = labels.folded
+                value = labels.admit(d, value)
+                if uses > 1 and labels.folded != folded:
+                    labels.folded += uses - 1
+            values.append(value)
         return tuple(values)
 
     def _bucket(self, scope: str, start: int) -> Bucket:

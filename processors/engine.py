@@ -128,15 +128,23 @@ class KpiEngine:
     # ---------------------------------------------------------------- ingest
     def ingest(self, events: list[Event], now_wall: float) -> IngestReport:
         report = self._report = IngestReport()
-        seen, handlers = self.seen, self._handlers
+        seen, handlers, by_hour = self.seen, self._handlers, self._seen_by_hour
+        seen_keys = seen.data
+        hour, hour_keys = None, []
+        newest: dict[tuple[str, int], float] = {}  # per input partition; the clock hears it once per batch
         for event in events:
             key = f"{event.source}\x1f{event.id}"
-            if key in seen:
+            if key in seen_keys:
                 report.duplicates[event.topic] += 1
                 continue
-            seen[key] = event.time_s
-            self._seen_by_hour.setdefault(int(event.time_s // 3600), []).append(key)
-            self.clock.observe(f"{event.topic}:{event.partition}", event.time_s, now_wall)
+            t = seen[key] = event.time_s
+            if t // 3600 != hour:
+                hour = t // 3600
+                hour_keys = by_hour.setdefault(int(hour), [])
+            hour_keys.append(key)
+            tp = (event.topic, event.partition)
+            if t > newest.get(tp, -INF):
+                newest[tp] = t
             report.accepted += 1
             handler = handlers.get(event.type)
             if handler is None:
@@ -152,6 +160,8 @@ class KpiEngine:
                 names = [_name(z) for z in self.sizes if z in self._late_sizes]
                 report.late.append(LateEvent(event, names))
         self._late_sizes = None
+        for (topic, partition), t in newest.items():
+            self.clock.observe(f"{topic}:{partition}", t, now_wall)
         return report
 
     def reject(self, event: Event, reason: str, detail: str = "") -> None:

@@ -23,6 +23,11 @@ class LabelLimiter:
     def after_load(self) -> None:
         self._admitted = {dim: set(values) for dim, values in self.values.items()}
 
+    @property
+    def admitted(self) -> dict[str, set[str]]:
+        """dim -> values admitted so far (read-only: `admit` adds to it)."""
+        return self._admitted
+
     def admit(self, dim: str, value: str) -> str:
         admitted = self._admitted.get(dim)
         if admitted is None:

@@ -57,16 +57,6 @@ def session_attributes(event: Event) -> dict:
     }
 
 
-def event_entry(event: Event) -> list:
-    """What a session remembers of one click (see the session record above)."""
-    if event.type not in PAGE_VIEW_TYPES:
-        return [event.time_s]
-    page_type = (event.data.get("page") or {}).get("type") or "other"
-    if event.type == "product_viewed":
-        return [event.time_s, page_type, str(event.data["product"]["product_id"])]
-    return [event.time_s, page_type]
-
-
 @lru_cache(maxsize=4096)  # a pure function of a few recurring sources
 def source_label(source: str, tracked: frozenset[str]) -> str:
     """A bounded label for a traffic source (campaign source or referrer host).
@@ -102,6 +92,7 @@ class SessionTracker:
         self._guard_s = self.timeout_s + engine.config.max_grace_s
         self._max_guard_s = self.max_s + engine.config.max_grace_s
         self._last_orphan_scan = -INF
+        self._last_bucket, self._last_bucket_name = None, ""
 
     def stores(self) -> list[TrackedStore]:
         return [self.sessions, self.pending, self.visitors]
@@ -147,8 +138,9 @@ class SessionTracker:
 
     # ---------------------------------------------------------- click events
     def on_click(self, event: Event) -> None:
-        sid, t = event.data["session_id"], event.time_s
-        session = self.sessions.get(sid)
+        data, t = event.data, event.time_s
+        sid = data["session_id"]
+        session = self.sessions.data.get(sid)
         if session is not None:
             if t > session["last"] + self.timeout_s or t >= session["start"] + self.max_s:
                 self.close(sid, session)
@@ -179,19 +171,34 @@ class SessionTracker:
                 session["last"] = t
             self.sessions.touch(sid)
         self._schedule(sid, session)
-        self._remember(session, event_entry(event))
         kind = event.type
+        # What the session remembers of the click: see `ev` in the session record above.
         if kind in PAGE_VIEW_TYPES:
-            bucket = str(floor_to(t, self.engine.bucket_s))
-            session["pv"][bucket] = session["pv"].get(bucket, 0) + 1
+            page_type = (data.get("page") or {}).get("type") or "other"
+            if kind == "product_viewed":
+                self._remember(session, [t, page_type, str(data["product"]["product_id"])])
+            else:
+                self._remember(session, [t, page_type])
+            bucket = self._bucket_name(t)
+            pv = session["pv"]
+            pv[bucket] = pv.get(bucket, 0) + 1
             session["npv"] += 1
-            if kind == "page_viewed" and (event.data.get("page") or {}).get("type") == "blog":
+            if kind == "page_viewed" and (data.get("page") or {}).get("type") == "blog":
                 blog = session.setdefault("bpv", {})
                 blog[bucket] = blog.get(bucket, 0) + 1
-        elif kind == "product_added":
-            session["cart"] = True
-        elif kind == "checkout_started":
-            session["checkout"] = True
+        else:
+            self._remember(session, [t])
+            if kind == "product_added":
+                session["cart"] = True
+            elif kind == "checkout_started":
+                session["checkout"] = True
+
+    def _bucket_name(self, t: float) -> str:
+        """The bucket of `t` as a session record key (the last one is kept: clicks come in time order)."""
+        bucket = floor_to(t, self.engine.bucket_s)
+        if bucket != self._last_bucket:
+            self._last_bucket, self._last_bucket_name = bucket, str(bucket)
+        return self._last_bucket_name
 
     @staticmethod
     def _remember(session: dict, entry: list) -> None:
