@@ -1,4 +1,13 @@
-"""The Faust application: topics, the engine-state table, the agent, timers and web views."""
+"""The Faust application: topics, the engine lease and state table, the input loop, timers, views.
+
+Workers with one app id form one Faust consumer group. Exactly one of them holds the
+*engine lease*: partition 0 of a one-partition lease topic, co-partitioned with the
+one-partition engine-state table, so Faust assigns the table's active partition to the
+lease holder and recovers it there from the changelog. The holder loads the state and
+reads every input partition from the offsets the state names; the other workers are
+standbys (table standby replicas) that take over within the group's session timeout when
+the holder dies, and serve /kpis, /health and /ready meanwhile.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +22,8 @@ from schemas.decoder import Limits
 
 from .alerting import Alerting, PersistedState, configured_rules
 from .metrics import KpiCollector, OperationalMetrics
-from .pipeline import Pipeline, RawMessage
+from .inputs import InputReader
+from .pipeline import Pipeline
 from .serving import ServingStore
 from .settings import Settings
 from .state_table import EngineStateTable
@@ -38,8 +48,23 @@ def broker_credentials(settings: Settings):
         ssl_context=context if protocol == "SASL_SSL" else None)
 
 
+def aiokafka_security(settings: Settings) -> dict:
+    """aiokafka client options for the configured SASL/SSL settings."""
+    protocol = settings.kafka_security_protocol.upper()
+    options: dict = {"security_protocol": protocol}
+    if "SSL" in protocol:
+        import ssl
+
+        options["ssl_context"] = ssl.create_default_context(cafile=settings.kafka_ssl_cafile or None)
+    if protocol.startswith("SASL"):
+        options.update(sasl_mechanism=settings.kafka_sasl_mechanism or "PLAIN",
+                       sasl_plain_username=settings.kafka_sasl_username,
+                       sasl_plain_password=settings.kafka_sasl_password)
+    return options
+
+
 class ShopPulse:
-    """Owns the Faust app and everything the worker shares between agent, timers and views."""
+    """Owns the Faust app and everything the worker shares between loops, timers and views."""
 
     def __init__(self, settings: Settings, alert_rules=None):
         self.settings = settings
@@ -56,103 +81,170 @@ class ShopPulse:
             topic_replication_factor=settings.replication_factor,
             consumer_auto_offset_reset="earliest",
             autodiscover=False,
-            stream_buffer_maxsize=16384,
-            broker_max_poll_records=4000,
             producer_linger_ms=5,
             web_enabled=True,
-            table_standby_replicas=0,
-            # A killed worker's partitions move on after 10 s instead of Faust's 60 s default.
+            # Standbys keep a copy of the engine state, so taking over reads little.
+            table_standby_replicas=settings.standby_replicas,
+            # A killed worker's lease moves on after 10 s instead of Faust's 60 s default.
             broker_session_timeout=10.0,
             broker_heartbeat_interval=2.0,
         )
-        self.engine = KpiEngine(settings.engine_config())
-        self.engine.clock.hold = True  # until the backlog of every input partition is known
-        self._started_at = time.time()
-        self.pipeline = Pipeline(self.engine, Limits(settings.max_event_bytes, settings.max_batch_bytes),
-                                 settings.topic_types())
+        self.rules = configured_rules(settings) if alert_rules is None else alert_rules
         self.registry = CollectorRegistry()
         self.kpi_collector = KpiCollector()
         self.registry.register(self.kpi_collector)
         self.metrics = OperationalMetrics(self.registry)
         self.serving = ServingStore(settings.redis_url, settings.redis_key_prefix, settings.redis_password)
-        self.state = EngineStateTable(self.app, "engine_state", settings.partitions)
-        self.alerting = Alerting(configured_rules(settings) if alert_rules is None else alert_rules)
-        self.persisted = PersistedState(self.engine, self.alerting.evaluator)  # one table, saved together
-        self.loaded = False
+        self.state = EngineStateTable(self.app, "engine_state", 1)
+        self._new_engine()
+        self.role = "starting"  # then "active" (holds the engine lease) or "standby"
+        self.active = False
         self.started_consuming = False
-        self._last_interim = 0.0
-        self.catching_up = False  # more unread input than one batch
-        self._warned_partial = False
+        self._lease_granted = asyncio.Event()
         self._publishing = asyncio.Lock()  # checkpoints must not interleave
         self._interim_s = _seconds(settings.interim_interval)
+        self._within_s = _seconds(settings.batch_within)
         self._define_topics()
-        self._define_agent()
+        self._define_tasks()
+        self.app.on_rebalance_complete.connect(self._on_rebalance_complete)
+        self.app.on_partitions_revoked.connect(self._on_partitions_revoked)
         register_views(self)
+
+    def _new_engine(self) -> None:
+        """A fresh engine, pipeline and alert state, to be loaded from the table."""
+        s = self.settings
+        self.engine = KpiEngine(s.engine_config())
+        self.engine.clock.hold = True  # until the backlog of every input partition is known
+        self.pipeline = Pipeline(self.engine, Limits(s.max_event_bytes, s.max_batch_bytes), s.topic_types())
+        self.alerting = Alerting(self.rules)
+        self.persisted = PersistedState(self.engine, self.alerting.evaluator)  # one table, saved together
+        self.loaded = False
+        self.catching_up = False  # more unread input than one batch
+        self.reader: InputReader | None = None
+        self._last_interim = 0.0
+        self._took_over_at = time.time()
 
     def _define_topics(self) -> None:
         s, app = self.settings, self.app
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
-        self.inputs = app.topic(*s.input_topics, **raw)
+        self.lease_topic = app.topic(s.lease_topic, partitions=1, **raw)
         self.snapshots_topic = app.topic(s.topic_snapshots, **raw)
         self.deadletter_topic = app.topic(s.topic_deadletter, **raw)
         self.late_topic = app.topic(s.topic_late, **raw)
         self.alerts_topic = app.topic(s.topic_alerts, **raw)
 
-    def _define_agent(self) -> None:
-        app, settings = self.app, self.settings
-        within = _seconds(settings.batch_within)
+    def _define_tasks(self) -> None:
+        app = self.app
 
-        @app.agent(self.inputs, name="compute_kpis")
-        async def compute_kpis(stream):
-            """Decode each batch, run it through the engine, persist state and emit outputs."""
-            async for events in stream.take_events(settings.batch_max_events, within=within):
-                self.ensure_loaded()
-                self.started_consuming = True
-                messages = [RawMessage(e.message.value, e.message.topic, e.message.partition, e.message.offset)
-                            for e in events]
-                # Which partitions still hold unread data decides how far stream time may
-                # move: note it before every batch, not only on the timer.
-                self.update_consumer_lag()
-                t0 = time.perf_counter()
-                out = self.pipeline.process(messages)
-                t1 = time.perf_counter()
-                await self.publish(out)
-                log.debug("batch of %d messages: process %.1f ms, publish %.1f ms", len(messages),
-                          1000 * (t1 - t0), 1000 * (time.perf_counter() - t1))
+        @app.agent(self.lease_topic, name="hold_engine_lease")
+        async def hold_engine_lease(stream):
+            """Joins the group for the lease partition; nothing is ever written to it."""
+            async for _ in stream:
+                pass
+
+        @app.task
+        async def compute_kpis():
+            """While this worker holds the engine lease: read every input partition, compute, publish."""
+            while not app.should_stop:
+                await self._lease_granted.wait()
+                self._lease_granted.clear()
+                if self._holds_lease():
+                    await self._run_engine()
 
         @app.timer(1.0, name="advance_stream_time")
         async def advance_stream_time():
             """Finalize windows when partitions go idle; emit interim snapshots; retry Redis."""
-            if not self.loaded:
-                if not self.app.tables.recovery.completed.is_set():
-                    return
-                self.ensure_loaded()
+            if not (self.active and self.loaded):
+                self.metrics.ready.set(1 if self.is_ready() else 0)
+                return
             self.update_consumer_lag()
             out = self.pipeline.tick()
             now = time.time()
             # Interim values of windows that are replayed at full speed are stale at once:
-            # skip them while the consumer is catching up.
+            # skip them while the reader is catching up.
             if now - self._last_interim >= self._interim_s and not self.catching_up:
                 self._last_interim = now
                 out.snapshots += self.engine.interim(now)
             await self.publish(out)
 
-        self.compute_kpis = compute_kpis
+        self.hold_engine_lease = hold_engine_lease
 
-    def ensure_loaded(self) -> None:
-        """Load engine state from the (recovered) table once, before the first batch."""
-        if self.loaded:
+    # ------------------------------------------------------------ the lease
+    def _holds_lease(self) -> bool:
+        """The lease partition and the engine-state table's active partition are both ours."""
+        from faust.types import TP
+
+        lease = TP(self.settings.lease_topic, 0) in self.app.consumer.assignment()
+        state = TP(self.settings.state_changelog_topic, 0) in self.app.assignor.assigned_actives()
+        if lease and not state:
+            log.warning("engine lease assigned without the engine-state partition: waiting for a rebalance")
+        return lease and state
+
+    async def _on_rebalance_complete(self, sender, **kwargs) -> None:
+        """Faust recovered the tables of a new assignment: take over if the lease is ours."""
+        holds = self._holds_lease()
+        self.role = "active" if holds else "standby"
+        log.info("rebalance complete: this worker is %s", "the engine lease holder" if holds else "a standby")
+        if holds:
+            self._lease_granted.set()
+        self.metrics.engine_active.set(1 if holds else 0)
+
+    async def _on_partitions_revoked(self, sender, revoked, **kwargs) -> None:
+        """A rebalance starts: stop computing before any other worker can take the lease."""
+        if not self.active:
             return
+        self.active = False
+        async with self._publishing:  # the batch in flight completes; no later one starts
+            pass
+        log.info("engine lease revoked: stopped computing")
+
+    async def _run_engine(self) -> None:
+        """Load the state, then compute from every input partition until the lease is revoked."""
+        s = self.settings
+        self._new_engine()
+        self.kpi_collector.latest.clear()
         n, offsets = self.state.load_into(self.persisted)
         self.pipeline.resume_from(offsets)
         self.engine.after_load(time.time())
-        self.loaded = True
-        log.info("engine state loaded: %d keys, watermark %s", n, self.engine.watermark)
+        self.reader = InputReader(s.kafka_bootstrap, s.input_topics, client_id=f"{s.app_id}-inputs",
+                                  security=aiokafka_security(s))
+        await self.reader.start(offsets)
+        self.loaded = self.active = True
+        log.info("engine lease held: state loaded (%d keys, watermark %s)", n, self.engine.watermark)
+        try:
+            await self._consume()
+        finally:
+            self.active = self.loaded = False
+            await self.reader.stop()
+            self.metrics.engine_active.set(0)
 
+    async def _consume(self) -> None:
+        max_records = self.settings.batch_max_events
+        while self.active and not self.app.should_stop:
+            records = await self.reader.fetch(self._within_s, max_records)
+            if not records or not self.active:
+                continue
+            self.started_consuming = True
+            # Which partitions still hold unread data decides how far stream time may
+            # move: note it before every batch, not only on the timer.
+            self.update_consumer_lag()
+            t0 = time.perf_counter()
+            out = self.pipeline.process(records)
+            t1 = time.perf_counter()
+            await self.publish(out)
+            log.debug("batch of %d messages: process %.1f ms, publish %.1f ms", len(records),
+                      1000 * (t1 - t0), 1000 * (time.perf_counter() - t1))
+            # Batch messages carry many events each: keep one batch near the event budget.
+            events = sum(out.consumed.values()) + sum(out.rejected.values()) + sum(out.duplicates.values())
+            per_message = max(1.0, events / len(records))
+            max_records = max(1, int(self.settings.batch_max_events / per_message))
+
+    # -------------------------------------------------------------- outputs
     async def publish(self, out) -> None:
         """Checkpoint the state a batch produced and send its outputs, one batch at a time."""
         async with self._publishing:
-            await self._publish(out)
+            if self.active:  # a revoked lease discards the batch: the next holder redoes it
+                await self._publish(out)
 
     async def _publish(self, out) -> None:
         t = [time.perf_counter()]
@@ -169,8 +261,7 @@ class ShopPulse:
             # crash in between then re-emits them (same values) instead of losing them.
             await self.app.producer.flush()
         t.append(time.perf_counter())
-        # Faust flushes the producer before it commits input offsets, so no offset
-        # commit passes a delta that is not delivered.
+        # The delta names the input offsets it includes: a restart resumes from there.
         await self.state.commit(self.pipeline.checkpoint_offsets(), self.persisted)
         t.append(time.perf_counter())
         for snap in out.snapshots:
@@ -188,8 +279,7 @@ class ShopPulse:
     async def _send(self, topic: str, messages) -> None:
         """Hand (key, value) messages to the producer without Faust's per-message channel work.
 
-        Delivery is confirmed by the producer flush Faust performs before it commits the
-        input offsets.
+        Delivery is confirmed by the producer flush before the state delta is written.
         """
         producer = self.app.producer
         for key, value in messages:
@@ -197,46 +287,22 @@ class ShopPulse:
 
     def update_consumer_lag(self) -> None:
         """Export lag per input partition and tell the clock which partitions still have data."""
-        consumer = getattr(self.app, "_consumer", None)
-        if consumer is None:
+        if self.reader is None:
             return
         now = time.time()
-        try:
-            unknown = assigned = backlog = 0
-            for tp in consumer.assignment():
-                if tp.topic not in self.settings.input_topics:
-                    continue
-                assigned += 1
-                high = consumer.highwater(tp)
-                if high is None:
-                    unknown += 1
-                    continue
-                processed = self.pipeline.processed_offsets.get((tp.topic, tp.partition), -1)
-                lag = max(0, high - processed - 1)
-                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
-                backlog += lag
-                self.engine.clock.note_backlog(f"{tp.topic}:{tp.partition}", lag > 0, now)
-            self.catching_up = backlog > self.settings.batch_max_events
-            expected = len(self.settings.input_topics) * self.settings.partitions
-            if assigned and assigned < expected and not self._warned_partial:
-                # The engine needs every input partition (sessions, orders and chats meet in
-                # one state); a second worker with the same app id splits them.
-                log.warning("assigned %d of %d input partitions: run one worker per app id", assigned, expected)
-                self._warned_partial = True
-            if self.engine.clock.hold and (assigned and not unknown or now - self._started_at > 60):
-                self.engine.clock.hold = False
-        except Exception:  # lag is informative; never let it stop the worker
-            log.debug("consumer lag unavailable", exc_info=True)
+        backlog = 0
+        for tp, high in self.reader.highwaters().items():
+            processed = self.pipeline.processed_offsets.get((tp.topic, tp.partition), -1)
+            lag = max(0, high - processed - 1)
+            self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+            backlog += lag
+            self.engine.clock.note_backlog(f"{tp.topic}:{tp.partition}", lag > 0, now)
+        self.catching_up = backlog > self.settings.batch_max_events
+        self.engine.clock.hold = False  # every partition's backlog is known from here on
 
     def is_ready(self) -> bool:
-        """State loaded after recovery and partitions of the input topics assigned."""
-        if not self.loaded:
-            return False
-        try:
-            assigned = self.app.consumer.assignment()
-        except Exception:
-            return False
-        return any(tp.topic in self.settings.input_topics for tp in assigned)
+        """A standby is ready once in the group; the lease holder once its state is loaded."""
+        return self.role == "standby" or (self.active and self.loaded)
 
 
 def _seconds(text: str) -> float:

@@ -114,8 +114,11 @@ class OperationalMetrics:
                                   ["topic", "partition"], registry=registry)
         self.open_sessions = Gauge("shoppulse_open_sessions", "Sessions not yet closed.", registry=registry)
         self.state_keys = Gauge("shoppulse_state_keys", "Keys held in engine state.", ["store"], registry=registry)
-        self.ready = Gauge("shoppulse_ready", "1 when partitions are assigned, state is loaded and consuming.",
+        self.ready = Gauge("shoppulse_ready", "1 when the worker is a standby in the group, or holds the engine lease with its state loaded.",
                            registry=registry)
+        self.engine_active = Gauge("shoppulse_engine_active",
+                                   "1 on the worker that holds the engine lease and computes the KPIs.",
+                                   registry=registry)
         self.serving_backlog = Gauge("shoppulse_serving_backlog",
                                      "Snapshots waiting to be written to the serving store (Redis).",
                                      registry=registry)

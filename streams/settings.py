@@ -32,6 +32,7 @@ class Settings:
     web_port: int = 6066
     partitions: int = 4
     replication_factor: int = 1
+    standby_replicas: int = 1  # workers that keep a warm copy of the engine state for a fast takeover
     topic_clickstream: str = "shop.clickstream"
     topic_orders: str = "shop.orders"
     topic_chat: str = "shop.chat"
@@ -91,6 +92,16 @@ class Settings:
                             "shop.chat": self.topic_chat, "shop.support": self.topic_support,
                             "shop.marketing": self.topic_marketing, "shop.catalog": self.topic_catalog,
                             "shop.operations": self.topic_operations})
+
+    @property
+    def lease_topic(self) -> str:
+        """One partition; the worker it is assigned to runs the engine (streams/app.py)."""
+        return f"{self.app_id}-engine-lease"
+
+    @property
+    def state_changelog_topic(self) -> str:
+        """Faust's name for the changelog of the `engine_state` table."""
+        return f"{self.app_id}-engine_state-changelog"
 
     @property
     def output_topics(self) -> list[str]:

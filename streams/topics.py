@@ -21,5 +21,10 @@ def kafka_python_security(settings: Settings) -> dict:
 def ensure_topics(settings: Settings) -> list[str]:
     """Create missing input and output topics; returns the names created."""
     wanted = {name: settings.partitions for name in [*settings.input_topics, *settings.output_topics]}
+    # The lease and the engine-state changelog exist before the group's first assignment,
+    # so Faust assigns them together from the start (streams/app.py).
+    wanted[settings.lease_topic] = 1
+    wanted[settings.state_changelog_topic] = 1
+    configs = {settings.state_changelog_topic: {"cleanup.policy": "compact"}}
     return create_missing_topics(settings.kafka_bootstrap, wanted, replication_factor=settings.replication_factor,
-                                 timeout_ms=15_000, **kafka_python_security(settings))
+                                 timeout_ms=15_000, configs=configs, **kafka_python_security(settings))

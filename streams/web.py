@@ -56,7 +56,7 @@ def register_views(shop: ShopPulse) -> None:
     class Ready(View):
         async def get(self, request: Request) -> Response:
             ready = shop.is_ready()
-            body = {"ready": ready, "state_loaded": shop.loaded, "consuming": shop.started_consuming,
+            body = {"ready": ready, "role": shop.role, "state_loaded": shop.loaded, "consuming": shop.started_consuming,
                     "watermark": None if shop.engine.watermark == float("-inf") else shop.engine.watermark,
                     "serving_store": shop.serving.healthy,
                     "stream_time_held": shop.engine.clock.hold or bool(shop.engine.clock.unseen_with_backlog)}

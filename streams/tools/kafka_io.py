@@ -25,18 +25,19 @@ def make_producer(bootstrap: str, **overrides) -> KafkaProducer:
 
 
 def ensure_topics(bootstrap: str, topics: dict[str, int], *, replication_factor: int = 1,
-                  timeout_ms: int = 30_000, **client_options) -> list[str]:
+                  timeout_ms: int = 30_000, configs: dict[str, dict] | None = None, **client_options) -> list[str]:
     """Create the missing topics (name -> partitions); return the names created.
 
-    `client_options` are extra kafka-python client settings (security).
+    `configs` maps a topic name to its topic configs (e.g. cleanup.policy); `client_options`
+    are extra kafka-python client settings (security).
     """
     if not topics:
         return []
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="shoppulse-tools",
                              request_timeout_ms=timeout_ms, **client_options)
     try:
-        request = {name: {"num_partitions": partitions,
-                          "replication_factor": replication_factor}
+        request = {name: {"num_partitions": partitions, "replication_factor": replication_factor,
+                          "configs": (configs or {}).get(name, {})}
                    for name, partitions in topics.items()}
         result = admin.create_topics(request, timeout_ms=timeout_ms, raise_errors=False)
         created = []

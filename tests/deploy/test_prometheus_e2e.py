@@ -60,7 +60,8 @@ def fed_worker(tmp_path_factory):
                    240, f"the worker to consume {len(lines)} events")
         wait_until(lambda: 'shoppulse_sessions_numerator{breakdown="overall",channel="",country="",device="",'
                            'window="1d"}' in scrape(worker), 120, "the 1d windows to become final")
-        send_dead_letter_and_late_event(ns, lines[0])
+        first_click = next(line for line in lines if b'"page_viewed"' in line)
+        send_dead_letter_and_late_event(ns, first_click)
         wait_until(lambda: "shoppulse_events_late_total{" in (text := scrape(worker))
                    and "shoppulse_events_rejected_total{" in text, 60, "the late event and the dead letter")
         yield worker
@@ -76,9 +77,9 @@ def scrape(worker: Worker) -> str:
         return ""
 
 
-def send_dead_letter_and_late_event(ns: Namespace, first_line: bytes) -> None:
-    wrapper = orjson.loads(first_line)
-    late = dict(wrapper["event"], id="late-event-1")  # the first event's time: long final
+def send_dead_letter_and_late_event(ns: Namespace, first_click: bytes) -> None:
+    wrapper = orjson.loads(first_click)
+    late = dict(wrapper["event"], id="late-event-1")  # the first page view's time: long final
     with producer() as kafka:
         kafka.send(ns.topics["orders"], b"this is not json")
         kafka.send(wrapper["topic"], orjson.dumps(late), key=(wrapper.get("key") or "").encode() or None)

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -124,9 +125,11 @@ class Worker(ManagedProcess):
         self.ns = ns
         self.log_path = ns.tmp / f"{name}.log"
         self.env = ns.env(**extra_env)
+        self.web_port = int(extra_env.get("web_port", ns.web_port))
         self.proc: subprocess.Popen | None = None
 
-    def start(self, ready_timeout: float = 90) -> "Worker":
+    def start(self, ready_timeout: float = 90, role: str | None = "active") -> "Worker":
+        """Start and wait until /ready answers 200 (in `role`, when given: active or standby)."""
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([SHOPPULSE, "worker"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -136,7 +139,7 @@ class Worker(ManagedProcess):
                 raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(self.url("/ready"), timeout=2) as response:
-                    if response.status == 200:
+                    if response.status == 200 and role in (None, orjson.loads(response.read())["role"]):
                         return self
             except Exception:
                 pass
@@ -144,11 +147,21 @@ class Worker(ManagedProcess):
         raise AssertionError(f"worker not ready within {ready_timeout}s:\n{self.log_tail()}")
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.ns.web_port}{path}"
+        return f"http://127.0.0.1:{self.web_port}{path}"
 
     def get(self, path: str) -> bytes:
         with urllib.request.urlopen(self.url(path), timeout=10) as response:
             return response.read()
+
+    def role(self) -> str | None:
+        """"active", "standby" or "starting"; None while the web server does not answer."""
+        try:
+            with urllib.request.urlopen(self.url("/ready"), timeout=2) as response:
+                return orjson.loads(response.read())["role"]
+        except urllib.error.HTTPError as error:
+            return orjson.loads(error.read())["role"]
+        except Exception:
+            return None
 
 
 def producer() -> KafkaProducer:

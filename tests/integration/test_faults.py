@@ -118,6 +118,47 @@ def test_graceful_stop_and_restart_mid_stream(tmp_path, event_file):
         worker.stop()
 
 
+def _group_member(run: Run, n: int) -> Worker:
+    """Worker n of one consumer group: its own web port, log and state directory."""
+    from .harness import free_port
+
+    return Worker(run.ns, f"worker-{n}", web_port=str(free_port()), data_dir=str(run.ns.tmp / f"state-{n}"))
+
+
+def _wait_for_roles(workers: list[Worker], timeout: float = 60) -> Worker:
+    """Wait until exactly one worker holds the engine lease and the rest are standbys; return it."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        roles = [w.role() for w in workers]
+        if roles.count("active") == 1 and roles.count("standby") == len(workers) - 1:
+            return workers[roles.index("active")]
+        time.sleep(0.5)
+    raise AssertionError(f"roles {[w.role() for w in workers]} after {timeout}s")
+
+
+@pytest.mark.parametrize("members", [2, 3])
+def test_workers_in_one_group_one_killed_and_one_added_mid_stream(tmp_path, event_file, members):
+    run = Run(tmp_path, event_file)
+    workers = [_group_member(run, 0).start()]
+    workers += [_group_member(run, n).start(role=None) for n in range(1, members)]
+    try:
+        active = _wait_for_roles(workers)
+        replay = run.replay_in_background()
+        time.sleep(4)
+        consumed = _consumed(active)
+        assert 0 < consumed < EVENTS_AT_LEAST, f"killed mid-stream, not after {consumed:.0f} events"
+        active.kill9()  # a standby takes the lease over and recovers the state from the changelog
+        workers.remove(active)
+        time.sleep(3)
+        workers.append(_group_member(run, members).start(role=None))  # a rebalance mid-stream
+        replay.join(300)
+        run.wait_and_compare(timeout=300)
+        assert _wait_for_roles(workers) is not active
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
 def _service(action: str, name: str) -> None:
     script = "stop.sh" if action == "stop" else f"{name}-start.sh"
     args = ["bash", str(ROOT / "deploy" / "local" / script)] + ([name] if action == "stop" else [])
@@ -225,9 +266,10 @@ def test_a_flood_of_new_label_values_is_capped_with_an_other_bucket(tmp_path):
     countries = [a + b for a in "QRSTUVWXYZ" for b in "ABC"]  # 30 made-up country codes
     try:
         with producer() as send:
+            # One key, one partition: the order of arrival decides which values are admitted.
             for n, country in enumerate(countries):
-                send.send(ns.topics["orders"], _order(100 + n, n, country))
-            send.send(ns.topics["orders"], _order(999, 600))  # closes 10:00-10:01
+                send.send(ns.topics["orders"], _order(100 + n, n, country), key=b"flood")
+            send.send(ns.topics["orders"], _order(999, 600), key=b"flood")  # closes 10:00-10:01
             send.flush()
         _finals(ns, "orders", "1m", "2019-06-13T10:00:00Z")
         deadline = time.time() + 30
