@@ -29,6 +29,16 @@ def base_measure(key: str) -> str:
     return key.split(CURRENCY_SEPARATOR, 1)[0]
 
 
+_CUMULATIVE_KEYS: dict[str, bool] = {}  # stored key ("lifetime_net_revenue|EUR") -> running measure?
+
+
+def is_cumulative(key: str) -> bool:
+    found = _CUMULATIVE_KEYS.get(key)
+    if found is None:
+        found = _CUMULATIVE_KEYS[key] = base_measure(key) in CUMULATIVE_MEASURES
+    return found
+
+
 def _encode_bucket(bucket: Bucket) -> dict:
     return {bk: {m: sorted(v) if isinstance(v, set) else v for m, v in ms.items()} for bk, ms in bucket.items()}
 
@@ -98,6 +108,11 @@ class BucketAggregates:
         self.dropped_ranking_items = 0
         self._measure_traits: dict[str, tuple[str, tuple[str, ...], bool]] = {}
         self._add_plans: dict[tuple[str, ...], _AddPlan] = {}
+        # scope -> dims of the breakdowns that hold running measures ("" is the overall one)
+        self._cumulative_dims: dict[str, set[str]] = {}
+        for measure in CUMULATIVE_MEASURES & plans.keys():
+            plan = plans[measure]
+            self._cumulative_dims.setdefault(plan.scope, {""}).update(plan.dims)
         # (scope, bucket start, currency, plan, labels) -> {measure: micros | set of ids}
         self._staged: dict[tuple, dict[str, object]] = {}
 
@@ -241,7 +256,7 @@ class BucketAggregates:
             for bk, sums in bucket.items():
                 into = totals.setdefault(bk, {})
                 for measure, value in sums.items():
-                    if base_measure(measure) not in CUMULATIVE_MEASURES:
+                    if not is_cumulative(measure):
                         merge_into(into, measure, value)
         if CUMULATIVE_MEASURES:
             self._add_cumulative(totals, scope, end, bucket_starts)
@@ -252,12 +267,19 @@ class BucketAggregates:
             into = totals.setdefault(bk, {})
             for measure, value in sums.items():
                 merge_into(into, measure, value)
+        # Every bucket before the end is read: skip the breakdowns no running measure is kept by.
+        holders = self._cumulative_dims.get(scope)
+        if not holders:
+            return
+        store = self.store
         for b in bucket_starts:
             if b >= end:
                 break
-            for bk, sums in (self.store.get(bucket_key(scope, b)) or {}).items():
+            for bk, sums in (store.get(bucket_key(scope, b)) or {}).items():
+                if bk.partition("=")[0] not in holders:
+                    continue
                 for measure, value in sums.items():
-                    if base_measure(measure) in CUMULATIVE_MEASURES:
+                    if is_cumulative(measure):
                         merge_into(totals.setdefault(bk, {}), measure, value)
 
     def drop(self, scope: str, bucket_start: int) -> None:
@@ -268,6 +290,6 @@ class BucketAggregates:
         base = self.base.get(scope) or {}
         for bk, sums in bucket.items():
             for measure, value in sums.items():
-                if base_measure(measure) in CUMULATIVE_MEASURES:
+                if is_cumulative(measure):
                     merge_into(base.setdefault(bk, {}), measure, value)
         self.base[scope] = base

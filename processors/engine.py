@@ -83,6 +83,7 @@ class KpiEngine:
         self._late_sizes: set[int] | None = None
         self._last_scan_wm = -INF
         self._last_gc_hour = -INF
+        self._frontier_moved = True  # (also after a load: loaded buckets may be done)
 
     # ----------------------------------------------------------------- state
     @property
@@ -262,6 +263,9 @@ class KpiEngine:
         snapshots: list[dict] = []
         new = self._frontiers(wm)
         for scope in SCOPES:
+            if all(new[scope][z] <= self.frontier[scope][z] for z in self.sizes):
+                continue  # most batches: no window of the scope closes
+            self._frontier_moved = True
             starts = sorted(self._bucket_index[scope])
             for z in self.sizes:
                 old_edge, new_edge = self.frontier[scope][z], new[scope][z]
@@ -309,14 +313,9 @@ class KpiEngine:
 
     # ------------------------------------------------------------ clean-up
     def _collect_garbage(self, wm: float) -> None:
-        for scope in SCOPES:
-            index = self._bucket_index[scope]
-            done = [b for b in index
-                    if all(floor_to(b, z) + z <= self.frontier[scope][z] for z in self.sizes)]
-            for b in done:
-                index.discard(b)
-                self._touched_buckets.discard((scope, b))
-                self.aggregates.drop(scope, b)
+        if self._frontier_moved:  # a bucket is done only once a frontier passes it
+            self._frontier_moved = False
+            self._drop_done_buckets()
         hour = int(wm // 3600)
         if hour <= self._last_gc_hour:
             return
@@ -329,6 +328,16 @@ class KpiEngine:
         self.orders.expire(entity_horizon)
         self.service.expire(entity_horizon)
         self.marketing.expire(entity_horizon)
+
+    def _drop_done_buckets(self) -> None:
+        for scope in SCOPES:
+            index = self._bucket_index[scope]
+            done = [b for b in index
+                    if all(floor_to(b, z) + z <= self.frontier[scope][z] for z in self.sizes)]
+            for b in done:
+                index.discard(b)
+                self._touched_buckets.discard((scope, b))
+                self.aggregates.drop(scope, b)
 
 
 def _name(size_s: int) -> str:

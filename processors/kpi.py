@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 # Scopes decide when a window becomes final (see KpiEngine._frontiers):
 #   event   - final once stream time passes window end + grace;
@@ -48,7 +49,7 @@ class Kpi:
     ranking: str | None = None  # name of a ranking builder in processors/rankings.py
     factors: tuple[tuple[str, str], ...] = ()  # (numerator, denominator) measures multiplied
 
-    @property
+    @cached_property  # read for every breakdown of every reported window
     def measures(self) -> tuple[str, ...]:
         parts = (self.numerator, self.denominator) + tuple(m for pair in self.factors for m in pair)
         return tuple(dict.fromkeys(m for m in parts if m))
