@@ -115,10 +115,18 @@ class SessionTracker:
         old = self._due_minute.get(sid)
         if old == minute:
             return
+        by_minute = self._by_due_minute
         if old is not None:
-            self._by_due_minute[old].discard(sid)
+            others = by_minute[old]
+            others.discard(sid)
+            if not others:  # `close_due` reads every minute held here
+                del by_minute[old]
         self._due_minute[sid] = minute
-        self._by_due_minute.setdefault(minute, set()).add(sid)
+        sids = by_minute.get(minute)
+        if sids is None:
+            by_minute[minute] = {sid}
+        else:
+            sids.add(sid)
 
     def _unschedule(self, sid: str) -> None:
         minute = self._due_minute.pop(sid, None)
@@ -203,7 +211,9 @@ class SessionTracker:
     @staticmethod
     def _remember(session: dict, entry: list) -> None:
         """Keep the earliest MAX_SESSION_EVENTS events in time order, whatever the arrival order."""
-        events = session.setdefault("ev", [])
+        events = session.get("ev")
+        if events is None:
+            events = session["ev"] = []
         bisect.insort(events, entry)
         if len(events) > MAX_SESSION_EVENTS:
             events.pop()

@@ -118,6 +118,12 @@ def _inline_test(f: Field, i: int, env: dict) -> str | None:
         return f"type(v) is not str or v not in e{i}"
     if kind is Kind.BOOLEAN:
         return "type(v) is not bool"
+    if kind in (Kind.INTEGER, Kind.NUMBER):  # as `_number_check`
+        env[f"lo{i}"] = -math.inf if f.minimum is None else f.minimum
+        env[f"hi{i}"] = math.inf if f.maximum is None else f.maximum
+        whole = " and v.is_integer()" if kind is Kind.INTEGER else ""
+        above = ">" if f.exclusive_minimum else ">="
+        return f"not ((type(v) is int or (type(v) is float{whole})) and v {above} lo{i} and v <= hi{i})"
     return None
 
 
