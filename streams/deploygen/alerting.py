@@ -32,13 +32,19 @@ WORKER_ALERTS = (
     {"alert": "shoppulse_worker_down", "expr": 'up{job="shoppulse"} == 0', "for": "2m",
      "labels": {"severity": "critical"},
      "annotations": {"summary": "A ShopPulse worker does not answer /metrics.",
-                     "description": "{{ $labels.instance }} has not been scraped for 2 minutes; its partitions "
-                                    "are not processed until the consumer group rebalances."}},
+                     "description": "{{ $labels.instance }} has not been scraped for 2 minutes; if it held the "
+                                    "engine lease, a standby takes over after the group's session timeout."}},
+    # Absent series count as 0: with every worker gone there is no series to compare.
+    {"alert": "shoppulse_engine_not_running", "expr": "(sum(shoppulse_engine_active) or vector(0)) < 1",
+     "for": "2m", "labels": {"severity": "critical"},
+     "annotations": {"summary": "No ShopPulse worker computes the KPIs.",
+                     "description": "No worker has held the engine lease for 2 minutes: no snapshots, alerts "
+                                    "or KPI gauges are produced; input waits in Kafka."}},
     {"alert": "shoppulse_worker_not_ready", "expr": "shoppulse_ready == 0", "for": "5m",
      "labels": {"severity": "warning"},
-     "annotations": {"summary": "A ShopPulse worker is up but not consuming.",
-                     "description": "{{ $labels.instance }} reports not ready for 5 minutes (state not "
-                                    "loaded or no input partitions assigned)."}},
+     "annotations": {"summary": "A ShopPulse worker is up but not ready.",
+                     "description": "{{ $labels.instance }} reports not ready for 5 minutes (not yet in the "
+                                    "consumer group, or holds the engine lease without its state loaded)."}},
     {"alert": "shoppulse_serving_store_behind", "expr": "shoppulse_serving_backlog > 0", "for": "10m",
      "labels": {"severity": "warning"},
      "annotations": {"summary": "Snapshots wait to be written to Redis.",

@@ -28,7 +28,10 @@ WORKER_PANELS = (
     ("Consumer lag", "short", "sum by (topic) (shoppulse_consumer_lag_messages)", "{{topic}}",
      "Messages waiting in the input topics."),
     ("Ready workers", "short", "sum(shoppulse_ready)", "ready",
-     "Workers with state loaded and input partitions assigned."),
+     "Standbys in the consumer group, and the engine lease holder once its state is loaded."),
+    ("Engine lease holders", "short", "sum(shoppulse_engine_active)", "holders",
+     "Workers holding the engine lease and computing the KPIs: 1 when healthy, 0 while none does "
+     "(alert shoppulse_engine_not_running)."),
 )
 
 

@@ -23,7 +23,8 @@ SIGNAL_STEPS = {
     PROCESSING_LAG: [
         "Dashboard row Worker: *Consumer lag* growing means the workers cannot keep up; flat lag with a "
         "high processing lag means producers send old events (a backfill or a stuck producer).",
-        "Too slow: add workers (up to the number of input partitions) or check the workers' CPU and the "
+        "Too slow: more workers do not help, since only the engine lease holder computes (the others are "
+        "standbys); check that worker's CPU (one core busy all the time means it is at its limit) and the "
         "Kafka broker. Windows stay open until stream time passes them, so KPIs are late, not wrong.",
     ],
 }
