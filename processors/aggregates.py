@@ -17,6 +17,8 @@ CURRENCY_SEPARATOR = "|"
 # measures are stored per currency as "measure|CUR".
 Bucket = dict[str, dict[str, object]]
 
+MAX_CACHED_NAMES = 10_000  # label combinations per add plan whose breakdown keys are kept
+
 # How a measure adds up (see BucketAggregates.add).
 _SUM, _DISTINCT, _RANKING = "sum", "distinct", "ranking"
 
@@ -73,7 +75,7 @@ class _AddPlan:
     `positions[measure]` the indexes of its breakdowns in `names(labels)`.
     """
 
-    __slots__ = ("dims", "uses", "kinds", "positions")
+    __slots__ = ("dims", "uses", "kinds", "positions", "_names")
 
     def __init__(self, measures: tuple[str, ...], traits):
         dims: list[str] = []
@@ -83,9 +85,16 @@ class _AddPlan:
         self.uses = tuple(sum(d in traits(m)[1] for m in measures) for d in dims)
         self.kinds = tuple((m, traits(m)[0]) for m in measures)
         self.positions = {m: (0, *(1 + dims.index(d) for d in traits(m)[1])) for m in measures}
+        self._names: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def names(self, labels: tuple[str, ...]) -> tuple[str, ...]:
-        return ("", *(f"{d}={label}" for d, label in zip(self.dims, labels)))
+        """The breakdown keys ("", "dim=label", ...) of these labels; the same few recur."""
+        names = self._names.get(labels)
+        if names is None:
+            if len(self._names) >= MAX_CACHED_NAMES:
+                self._names.clear()
+            names = self._names[labels] = ("", *(f"{d}={label}" for d, label in zip(self.dims, labels)))
+        return names
 
     def breakdowns(self, measure: str, labels: tuple[str, ...]) -> list[str]:
         names = self.names(labels)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from schemas.events import Event
 
-from .aggregates import MICROS, UNKNOWN, to_micros
+from .aggregates import MICROS, UNKNOWN
 from .channels import SEARCH_ENGINES, SOCIAL_SITES, classify_channel, referrer_host
 from .rankings import PAIR_SEPARATOR
 from .registry import SESSION
@@ -277,7 +277,7 @@ class SessionTracker:
             revenue_by_currency[currency] = revenue_by_currency.get(currency, 0) + order[1]
         npv = session["npv"]
         bounced = npv == 1 and not session["cart"] and not session["checkout"] and not converted
-        first = self.visitors.get(session["anon"])
+        first = self.visitors.data.get(session["anon"])
         new_visitor = first is not None and first[0] == session["start"] and first[1] == sid
         channel, start = session["channel"], session["start"]
         dims = {"channel": channel, "device": session["device"], "country": session["country"],
@@ -302,7 +302,7 @@ class SessionTracker:
             engine.contribute(SESSION, start, dims, {"session_revenue": micros / MICROS}, currency)
         for bucket, count in session["pv"].items():
             engine.contribute(SESSION, float(bucket), dims, {"page_views": count})
-        for bucket, count in session.get("bpv", {}).items():
+        for bucket, count in (session.get("bpv") or {}).items():
             engine.contribute(SESSION, float(bucket), dims, {"blog_page_views": count})
         if channel == "affiliate":
             self._attribute_affiliate(session, converted, revenue_by_currency)
@@ -332,8 +332,10 @@ class SessionTracker:
         gaps: dict[str, list[int]] = {}  # page type -> [gap micros, page views timed]
         for this, after in zip(events, events[1:]):
             if len(this) > 1:
-                timed = gaps.setdefault(this[1], [0, 0])
-                timed[0] += to_micros(after[0] - this[0])
+                timed = gaps.get(this[1])
+                if timed is None:
+                    timed = gaps[this[1]] = [0, 0]
+                timed[0] += round((after[0] - this[0]) * MICROS)  # to_micros, inlined
                 timed[1] += 1
         for page_type, (micros, count) in sorted(gaps.items()):
             engine.contribute(SESSION, session["start"], {"page_type": page_type},
