@@ -7,7 +7,9 @@ with `--feeds` all topics, the simulator's traffic mix), encodes them as Kafka m
 values (one event per message, and JSON arrays of `--batch-size` events of one topic)
 and feeds each message list through a fresh `Decoder` + `KpiEngine` the way a worker's
 pipeline does: `--batch-messages` messages per batch, every message decoded, then one
-`ingest` and one `advance` per batch; at the end every window is finalized (`flush`).
+`ingest` and one `advance` per batch, then the changed state keys are taken (as a worker
+does to persist them; `--serialize-state` also encodes them); at the end every window
+is finalized (`flush`).
 Wall time is fixed at 0 during the run (every partition active, deterministic), then
 moved far ahead so idle partitions release the last windows.
 
@@ -95,7 +97,7 @@ def _with_offsets(rows) -> list[Message]:
     return out
 
 
-def run_once(messages: list[Message], batch_messages_n: int, drain: bool) -> tuple[float, float, list[dict], dict]:
+def run_once(messages: list[Message], batch_messages_n: int, serialize: bool) -> tuple[float, float, list[dict], dict]:
     """Wall and CPU seconds for the whole message list (decode, ingest, advance per batch, final flush)."""
     engine, decoder = KpiEngine(EngineConfig()), Decoder()
     decode, snapshots = decoder.decode, []
@@ -113,20 +115,20 @@ def run_once(messages: list[Message], batch_messages_n: int, drain: bool) -> tup
         stats["late"] += len(report.late)
         stats["duplicates"] += sum(report.duplicates.values())
         snapshots += engine.advance(0.0)
-        if drain:
-            stats["state_keys_written"] += _drain(stores)
+        stats["state_keys_written"] += _drain(stores, serialize)
     snapshots += engine.advance(ALL_IDLE_WALL_S, emitted_at=0.0)
     snapshots += engine.flush(0.0)
     seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     return seconds, cpu_s, snapshots, stats
 
 
-def _drain(stores) -> int:
-    """What a shell does after each batch: serialize every changed state value."""
+def _drain(stores, serialize: bool) -> int:
+    """What a shell does after each batch: take the changed state keys (and serialize their values)."""
     written = 0
     for store in stores:
         for _key, value in store.drain_changes():
-            orjson.dumps(value)
+            if serialize:
+                orjson.dumps(value)
             written += 1
     return written
 
@@ -137,10 +139,10 @@ def snapshot_lines(snapshots: list[dict]) -> list[bytes]:
                   for s in snapshots)
 
 
-def profile(messages: list[Message], batch_messages_n: int, drain: bool, top: int) -> str:
+def profile(messages: list[Message], batch_messages_n: int, serialize: bool, top: int) -> str:
     profiler = cProfile.Profile()
     profiler.enable()
-    run_once(messages, batch_messages_n, drain)
+    run_once(messages, batch_messages_n, serialize)
     profiler.disable()
     text = io.StringIO()
     stats = pstats.Stats(profiler, stream=text)
@@ -158,19 +160,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="messages per engine batch, as a worker takes them (default 2000)")
     parser.add_argument("--feeds", action="store_true", help="also simulate the marketing/catalog/operations feeds")
     parser.add_argument("--duplicates", type=float, default=0.0, help="share of re-sent events (default 0)")
-    parser.add_argument("--drain", action="store_true", help="also serialize changed state keys per batch")
+    parser.add_argument("--serialize-state", action="store_true",
+                        help="also serialize the changed state values each batch (the worker's checkpoint writes)")
     parser.add_argument("--mode", choices=("both", "single", "batch"), default="both")
     parser.add_argument("--profile", action="store_true", help="run each mode once under cProfile, print top entries")
     parser.add_argument("--top", type=int, default=30, help="profile entries per listing (default 30)")
     parser.add_argument("--gc-threshold", type=int, metavar="N",
-                        help="collect the youngest GC generation every N allocations instead of 700 (0 = no GC), "
-                             "after freezing what exists at start (what a worker could do)")
+                        help="collect the youngest GC generation every N allocations instead of 700 (0 = no GC; "
+                             "a worker setting)")
     parser.add_argument("--dump", metavar="FILE", help="write the sorted final snapshots of a single-message run")
     args = parser.parse_args(argv)
 
     print("command:", shlex.join([Path(sys.executable).name, *sys.argv]))
     if args.gc_threshold is not None:
-        gc.freeze()
         if args.gc_threshold == 0:
             gc.disable()
         else:
@@ -180,20 +182,23 @@ def main(argv: list[str] | None = None) -> int:
     modes = {"single": single_messages(rows), "batch": batch_messages(rows, args.batch_size)}
     if args.mode != "both":
         modes = {args.mode: modes[args.mode]}
+    # A worker does not hold its input: keep the garbage collector off these lists.
+    gc.collect()
+    gc.freeze()
     print(f"{len(rows):,} events ({sum(len(v) for *_, v in rows) / len(rows):.0f} bytes mean), "
           f"generated in {time.perf_counter() - t0:.1f} s; {args.batch_messages} messages per engine batch")
 
     if args.profile:
         for mode, messages in modes.items():
             print(f"\n=== profile: {mode} ({len(messages):,} messages) ===")
-            print(profile(messages, args.batch_messages, args.drain, args.top))
+            print(profile(messages, args.batch_messages, args.serialize_state, args.top))
         return 0
 
     reference, results = None, {}
     for mode, messages in modes.items():
         timings, cpu_timings = [], []
         for _ in range(args.runs):
-            seconds, cpu_s, snapshots, stats = run_once(messages, args.batch_messages, args.drain)
+            seconds, cpu_s, snapshots, stats = run_once(messages, args.batch_messages, args.serialize_state)
             timings.append(seconds)
             cpu_timings.append(cpu_s)
             lines = snapshot_lines(snapshots)

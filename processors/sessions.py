@@ -37,7 +37,7 @@ MAX_SESSION_EVENTS = 500
 #   cart, checkout    saw product_added / checkout_started
 #   ev                the earliest MAX_SESSION_EVENTS events, sorted: [time] for other clicks,
 #                     [time, page type] for page_viewed, [time, page type, product_id] for
-#                     product_viewed
+#                     product_viewed (tuples in memory: the garbage collector skips them)
 # Pending record (orders and pre-sales chats that name a session; the session takes
 # them when it closes):  {"o": [[time, revenue_micros, currency], ...], "c": [[time, chat_channel], ...]}
 
@@ -102,6 +102,8 @@ class SessionTracker:
 
     def after_load(self) -> None:
         for sid, session in self.sessions.items():
+            if session.get("ev"):
+                session["ev"] = [tuple(entry) for entry in session["ev"]]  # stored as JSON arrays
             self._schedule(sid, session)
             self._count_floor(session["start"], 1)
         for record in self.pending.data.values():
@@ -184,9 +186,9 @@ class SessionTracker:
         if kind in PAGE_VIEW_TYPES:
             page_type = (data.get("page") or {}).get("type") or "other"
             if kind == "product_viewed":
-                self._remember(session, [t, page_type, str(data["product"]["product_id"])])
+                self._remember(session, (t, page_type, str(data["product"]["product_id"])))
             else:
-                self._remember(session, [t, page_type])
+                self._remember(session, (t, page_type))
             bucket = self._bucket_name(t)
             pv = session["pv"]
             pv[bucket] = pv.get(bucket, 0) + 1
@@ -195,7 +197,7 @@ class SessionTracker:
                 blog = session.setdefault("bpv", {})
                 blog[bucket] = blog.get(bucket, 0) + 1
         else:
-            self._remember(session, [t])
+            self._remember(session, (t,))
             if kind == "product_added":
                 session["cart"] = True
             elif kind == "checkout_started":
@@ -209,7 +211,7 @@ class SessionTracker:
         return self._last_bucket_name
 
     @staticmethod
-    def _remember(session: dict, entry: list) -> None:
+    def _remember(session: dict, entry: tuple) -> None:
         """Keep the earliest MAX_SESSION_EVENTS events in time order, whatever the arrival order."""
         events = session.get("ev")
         if events is None:
@@ -233,7 +235,7 @@ class SessionTracker:
         anon, start = session["anon"], session["start"]
         first = self.visitors.get(anon)
         if first is None or (start, sid) < (first[0], first[1]):
-            self.visitors[anon] = [start, sid]
+            self.visitors[anon] = (start, sid)  # a tuple: the garbage collector skips it
 
     # ------------------------------------------------- orders and chats join
     def add_pending(self, sid: str, kind: str, item: list) -> None:
