@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 DEFAULT_FX_RATES = {
@@ -11,6 +12,9 @@ DEFAULT_FX_RATES = {
     "USD": 1.0, "EUR": 1.08, "GBP": 1.27, "JPY": 0.0067, "CNY": 0.14,
     "CAD": 0.73, "AUD": 0.66, "BRL": 0.20, "CHF": 1.13, "SEK": 0.095,
 }
+
+_HOURS = tuple(f"{h:02d}" for h in range(24))
+_zone = lru_cache(maxsize=None)(ZoneInfo)  # asked for every session and order
 
 # Traffic sources become Prometheus label values: only a short configured list is kept.
 MAX_TRACKED_SOURCES = 50
@@ -43,7 +47,7 @@ class EngineConfig:
 
     def hour_of_day(self, t: float) -> str:
         """The hour ("00".."23") of epoch time `t` on the store's clock."""
-        return f"{dt.datetime.fromtimestamp(t, ZoneInfo(self.store_timezone)).hour:02d}"
+        return _HOURS[dt.datetime.fromtimestamp(t, _zone(self.store_timezone)).hour]
 
     def grace_for(self, size_s: int) -> float:
         return self.grace_by_size_s.get(size_s, self.grace_s)

@@ -4,6 +4,10 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Iterator
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
 class TrackedStore:
     """A dict that records touched and deleted keys, so a shell can persist each once.
 
@@ -15,8 +19,8 @@ class TrackedStore:
         self.name = name
         self.data: dict[str, Any] = {}
         self._dirty: set[str] = set()
-        self._encode = encode or (lambda v: v)
-        self._decode = decode or (lambda v: v)
+        self._encode = encode or _same
+        self._decode = decode or _same
 
     def __contains__(self, key: str) -> bool:
         return key in self.data
@@ -51,9 +55,13 @@ class TrackedStore:
     def drain_changes(self) -> Iterator[tuple[str, Any | None]]:
         """Yield (key, encoded value or None when deleted) for every key changed."""
         dirty, self._dirty = self._dirty, set()
+        data, encode = self.data, self._encode
         for key in dirty:
-            value = self.data.get(key)
-            yield key, (None if value is None else self._encode(value))
+            value = data.get(key)
+            if value is None or encode is _same:  # most stores hold their values as persisted
+                yield key, value
+            else:
+                yield key, encode(value)
 
     def encoded_items(self) -> Iterator[tuple[str, Any]]:
         """Every (key, encoded value): the whole store, for a snapshot."""
