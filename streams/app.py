@@ -30,6 +30,7 @@ from .state_table import EngineStateTable
 from .web import register_views
 
 log = logging.getLogger("shoppulse")
+CATCHING_UP_BATCHES = 10
 
 
 def broker_credentials(settings: Settings):
@@ -119,7 +120,7 @@ class ShopPulse:
         self.alerting = Alerting(self.rules)
         self.persisted = PersistedState(self.engine, self.alerting.evaluator)  # one table, saved together
         self.loaded = False
-        self.catching_up = False  # more unread input than one batch
+        self.catching_up = False  # far more unread input than one batch (a replay or a restart)
         self.reader: InputReader | None = None
         self._last_interim = 0.0
         self._took_over_at = time.time()
@@ -151,7 +152,7 @@ class ShopPulse:
                 if self._holds_lease():
                     await self._run_engine()
 
-        @app.timer(1.0, name="advance_stream_time")
+        @app.timer(min(1.0, self._interim_s), name="advance_stream_time")
         async def advance_stream_time():
             """Finalize windows when partitions go idle; emit interim snapshots; retry Redis."""
             if not (self.active and self.loaded):
@@ -159,12 +160,7 @@ class ShopPulse:
                 return
             self.update_consumer_lag()
             out = self.pipeline.tick()
-            now = time.time()
-            # Interim values of windows that are replayed at full speed are stale at once:
-            # skip them while the reader is catching up.
-            if now - self._last_interim >= self._interim_s and not self.catching_up:
-                self._last_interim = now
-                out.snapshots += self.engine.interim(now)
+            self._add_interim(out)
             await self.publish(out)
 
         self.hold_engine_lease = hold_engine_lease
@@ -216,7 +212,14 @@ class ShopPulse:
         finally:
             self.active = self.loaded = False
             await self.reader.stop()
-            self.metrics.engine_active.set(0)
+            self._forget_engine()
+
+    def _forget_engine(self) -> None:
+        """A worker without the lease exports no KPI values or lags: sums across workers stay right."""
+        self._new_engine()
+        self.kpi_collector.latest.clear()
+        self.metrics.consumer_lag.clear()
+        self.metrics.engine_active.set(0)
 
     async def _consume(self) -> None:
         max_records = self.settings.batch_max_events
@@ -230,6 +233,7 @@ class ShopPulse:
             self.update_consumer_lag()
             t0 = time.perf_counter()
             out = self.pipeline.process(records)
+            self._add_interim(out)
             t1 = time.perf_counter()
             await self.publish(out)
             log.debug("batch of %d messages: process %.1f ms, publish %.1f ms", len(records),
@@ -240,6 +244,17 @@ class ShopPulse:
             max_records = max(1, int(self.settings.batch_max_events / per_message))
 
     # -------------------------------------------------------------- outputs
+    def _add_interim(self, out) -> None:
+        """Interim snapshots of the windows changed since the last ones, when due.
+
+        Interim values of windows that are replayed at full speed are stale at once: none
+        while the reader is catching up.
+        """
+        now = time.time()
+        if now - self._last_interim >= self._interim_s and not self.catching_up:
+            self._last_interim = now
+            out.snapshots += self.engine.interim(now)
+
     async def publish(self, out) -> None:
         """Checkpoint the state a batch produced and send its outputs, one batch at a time."""
         async with self._publishing:
@@ -297,7 +312,9 @@ class ShopPulse:
             self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
             backlog += lag
             self.engine.clock.note_backlog(f"{tp.topic}:{tp.partition}", lag > 0, now)
-        self.catching_up = backlog > self.settings.batch_max_events
+        # Live traffic always leaves some unread input between fetches; a backlog of many
+        # batches means a replay or a restart, when interim values would be stale at once.
+        self.catching_up = backlog > CATCHING_UP_BATCHES * self.settings.batch_max_events
         self.engine.clock.hold = False  # every partition's backlog is known from here on
 
     def is_ready(self) -> bool:

@@ -153,7 +153,10 @@ def test_workers_in_one_group_one_killed_and_one_added_mid_stream(tmp_path, even
         workers.append(_group_member(run, members).start(role=None))  # a rebalance mid-stream
         replay.join(300)
         run.wait_and_compare(timeout=300)
-        assert _wait_for_roles(workers) is not active
+        holder = _wait_for_roles(workers)
+        assert holder is not active
+        for standby in (w for w in workers if w is not holder):  # sums across workers stay right
+            assert "shoppulse_sessions{" not in standby.get("/metrics").decode()
     finally:
         for worker in workers:
             worker.stop()
