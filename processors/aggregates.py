@@ -124,6 +124,25 @@ class BucketAggregates:
             self._cumulative_dims.setdefault(plan.scope, {""}).update(plan.dims)
         # (scope, bucket start, currency, plan, labels) -> {measure: micros | set of ids}
         self._staged: dict[tuple, dict[str, object]] = {}
+        self._cumulative_parts: dict[tuple[str, int], Bucket] = {}  # (scope, start) -> running sums
+
+    def after_load(self) -> None:
+        self.labels.after_load()
+        self._cumulative_parts.clear()
+
+    def forget_zeros(self, scope: str, bucket_start: int, measures, dims: dict[str, str]) -> None:
+        """Drop the sums of `measures` that are zero in the breakdowns of `dims` (see KpiEngine.retract)."""
+        bucket = self.store.get(bucket_key(scope, bucket_start))
+        self._cumulative_parts.pop((scope, bucket_start), None)
+        for measure in measures:
+            for breakdown in self.breakdowns(measure, dims):
+                sums = bucket.get(breakdown)
+                if sums is None:
+                    continue
+                for key in [k for k, v in sums.items() if v == 0 and base_measure(k) == measure]:
+                    del sums[key]  # money sums are kept per currency ("revenue|EUR")
+                if not sums:
+                    del bucket[breakdown]
 
     def breakdowns(self, measure: str, dims: dict[str, str]) -> list[str]:
         return self.breakdowns_of(self.plans[measure].dims, dims)
@@ -211,6 +230,8 @@ class BucketAggregates:
         return tuple(values)
 
     def _bucket(self, scope: str, start: int) -> Bucket:
+        """A bucket about to change (created when missing)."""
+        self._cumulative_parts.pop((scope, start), None)
         key = bucket_key(scope, start)
         bucket = self._store.get(key)
         if bucket is None:
@@ -276,24 +297,36 @@ class BucketAggregates:
             into = totals.setdefault(bk, {})
             for measure, value in sums.items():
                 merge_into(into, measure, value)
-        # Every bucket before the end is read: skip the breakdowns no running measure is kept by.
-        holders = self._cumulative_dims.get(scope)
-        if not holders:
+        if not self._cumulative_dims.get(scope):
             return
         store = self.store
         for b in bucket_starts:
             if b >= end:
                 break
-            for bk, sums in (store.get(bucket_key(scope, b)) or {}).items():
-                if bk.partition("=")[0] not in holders:
-                    continue
+            for bk, sums in self._cumulative_part(store, scope, b).items():
+                into = totals.setdefault(bk, {})
                 for measure, value in sums.items():
-                    if is_cumulative(measure):
-                        merge_into(totals.setdefault(bk, {}), measure, value)
+                    merge_into(into, measure, value)
+
+    def _cumulative_part(self, store: TrackedStore, scope: str, start: int) -> Bucket:
+        """The running measures of one bucket: every window after it reads them, so they are
+        picked out once (until the bucket changes, see `_bucket`)."""
+        part = self._cumulative_parts.get((scope, start))
+        if part is None:
+            holders = self._cumulative_dims[scope]
+            part = {}
+            for bk, sums in (store.get(bucket_key(scope, start)) or {}).items():
+                if bk.partition("=")[0] in holders:  # only these breakdowns keep running measures
+                    running = {m: v for m, v in sums.items() if is_cumulative(m)}
+                    if running:
+                        part[bk] = running
+            self._cumulative_parts[(scope, start)] = part
+        return part
 
     def drop(self, scope: str, bucket_start: int) -> None:
         """Forget a bucket every window of which is final, keeping its running changes."""
         bucket = self.store.pop(bucket_key(scope, bucket_start))
+        self._cumulative_parts.pop((scope, bucket_start), None)
         if not bucket or not CUMULATIVE_MEASURES:
             return
         base = self.base.get(scope) or {}

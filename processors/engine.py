@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from schemas.events import Event, Rejection
 
-from .aggregates import base_measure, MICROS, UNKNOWN, BucketAggregates, bucket_key, to_micros
+from .aggregates import MICROS, UNKNOWN, BucketAggregates, to_micros
 from .clock import PartitionClock
 from .config import EngineConfig
 from .fx import FxRates
@@ -117,7 +117,7 @@ class KpiEngine:
             if self.clock.watermark is None:
                 self.clock.watermark = -INF
         self.sessions.after_load()
-        self.aggregates.labels.after_load()
+        self.aggregates.after_load()
 
     def _save_meta(self) -> None:
         self.meta["frontier"] = {s: {str(z): (None if v == -INF else v) for z, v in f.items()}
@@ -211,16 +211,7 @@ class KpiEngine:
         """
         if not self.contribute(scope, t, dims, {m: -a for m, a in amounts.items()}, currency):
             return
-        bucket = self.aggregates.store.get(bucket_key(scope, floor_to(t, self.bucket_s)))
-        for measure in amounts:
-            for breakdown in self.aggregates.breakdowns(measure, dims):
-                sums = bucket.get(breakdown)
-                if sums is None:
-                    continue
-                for key in [k for k, v in sums.items() if v == 0 and base_measure(k) == measure]:
-                    del sums[key]  # money sums are kept per currency ("revenue|EUR")
-                if not sums:
-                    del bucket[breakdown]
+        self.aggregates.forget_zeros(scope, floor_to(t, self.bucket_s), amounts, dims)
 
     # --------------------------------------------------------------- advance
     @property
