@@ -278,7 +278,7 @@ class BucketAggregates:
         """
         totals: dict[str, dict[str, object]] = {}
         end = start + size_s
-        store = self.store
+        store, running = self.store, _CUMULATIVE_KEYS
         for b in range(start, end, self.bucket_s):
             bucket = store.get(bucket_key(scope, b))
             if not bucket:
@@ -286,7 +286,14 @@ class BucketAggregates:
             for bk, sums in bucket.items():
                 into = totals.setdefault(bk, {})
                 for measure, value in sums.items():
-                    if not is_cumulative(measure):
+                    is_running = running.get(measure)
+                    if is_running is None:
+                        is_running = is_cumulative(measure)
+                    if is_running:
+                        continue  # added by `_add_cumulative`
+                    if type(value) is int:  # merge_into, inlined for plain sums
+                        into[measure] = into.get(measure, 0) + value
+                    else:
                         merge_into(into, measure, value)
         if CUMULATIVE_MEASURES:
             self._add_cumulative(totals, scope, end, bucket_starts)

@@ -88,15 +88,16 @@ def window_snapshots(
     start_text, end_text = format_utc(start), format_utc(start + size_s)
     emitted_text = format_utc(emitted_at)
     present = {bk: {base_measure(m) for m in sums} for bk, sums in totals.items()}
+    dim_of = {bk: bk.partition("=")[0] for bk in totals}  # "" for the overall value
     records = []
     for kpi in kpis:
         if kpi.windows and window not in kpi.windows:
             continue
-        allowed = kpi.dims
+        allowed, measures = kpi.dims, kpi.measures
         for breakdown, sums in totals.items():
-            if breakdown and breakdown.partition("=")[0] not in allowed:
+            if breakdown and dim_of[breakdown] not in allowed:
                 continue
-            if not any(m in present[breakdown] for m in kpi.measures):
+            if present[breakdown].isdisjoint(measures):  # no measure of the KPI in this breakdown
                 continue
             record = {
                 "kpi": kpi.id, "window": window, "window_start": start_text, "window_end": end_text,
