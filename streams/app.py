@@ -102,6 +102,7 @@ class ShopPulse:
         self.active = False
         self.started_consuming = False
         self._lease_granted = asyncio.Event()
+        self._serving_flush: asyncio.Future | None = None
         self._publishing = asyncio.Lock()  # checkpoints must not interleave
         self._interim_s = _seconds(settings.interim_interval)
         self._within_s = _seconds(settings.batch_within)
@@ -271,9 +272,10 @@ class ShopPulse:
         await self._send(s.topic_late, out.late)
         await self._send(s.topic_snapshots, out.snapshot_messages())
         await self._send(s.topic_alerts, alerts)
-        if out.dead_letters or out.late or out.snapshots or alerts:
+        if out.dead_letters or out.late or alerts or any(snap["final"] for snap in out.snapshots):
             # Outputs must be delivered before the delta that says they were emitted: a
             # crash in between then re-emits them (same values) instead of losing them.
+            # Interim snapshots are superseded anyway and need no wait.
             await self.app.producer.flush()
         t.append(time.perf_counter())
         # The delta names the input offsets it includes: a restart resumes from there.
@@ -284,12 +286,20 @@ class ShopPulse:
         self.metrics.record_batch(out)
         self.metrics.record_engine(self.engine)
         self.serving.stage(out.snapshots)
-        await self.serving.flush()
+        self._flush_serving_store()
         t.append(time.perf_counter())
         log.debug("publish: %d keys, %d snapshots; save %.1f sends %.1f commit %.1f rest %.1f ms", written,
                   len(out.snapshots), *(1000 * (b - a) for a, b in zip(t, t[1:])))
         self.metrics.serving_backlog.set(self.serving.backlog)
         self.metrics.ready.set(1 if self.is_ready() else 0)
+
+    def _flush_serving_store(self) -> None:
+        """Write staged snapshots to Redis in the background: /kpis never holds up a batch.
+
+        One flush at a time; what is staged meanwhile goes with the next batch or tick.
+        """
+        if self._serving_flush is None or self._serving_flush.done():
+            self._serving_flush = asyncio.ensure_future(self.serving.flush())
 
     async def _send(self, topic: str, messages) -> None:
         """Hand (key, value) messages to the producer without Faust's per-message channel work.

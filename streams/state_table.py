@@ -43,6 +43,9 @@ class _PinnedEvent:
 
 def _chunks(items: list, limit: int = CHUNK_BYTES) -> list[bytes]:
     """Encode (store, key, value) triples into JSON lists of at most about `limit` bytes."""
+    whole = orjson.dumps(items)
+    if len(whole) <= limit:  # the usual batch: one encode call instead of one per item
+        return [whole]
     chunks, current, size = [], [], 0
     for item in items:
         encoded = orjson.dumps(item)
