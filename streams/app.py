@@ -223,7 +223,9 @@ class ShopPulse:
         self.metrics.engine_active.set(0)
 
     async def _consume(self) -> None:
-        max_records = self.settings.batch_max_events
+        # Start small: until the first batch shows how many events a message carries, a
+        # full batch of batch messages could hold the event loop for seconds.
+        max_records = max(1, self.settings.batch_max_events // 100)
         while self.active and not self.app.should_stop:
             records = await self.reader.fetch(self._within_s, max_records)
             if not records or not self.active:
