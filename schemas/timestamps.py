@@ -18,6 +18,30 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 def parse_time_or_none(s: str) -> float | None:
     """Seconds since the UTC epoch, or None when `s` is not an RFC 3339 time with offset."""
+    if len(s) == 24 and s[19] == "." and s[23] == "Z":  # the usual "....T..:..:...mmmZ"
+        millis = s[20:23]
+        if millis.isascii() and millis.isdigit():
+            whole = _whole_second(s[:19])
+            # As datetime.timestamp(): whole microseconds over 10**6, rounded once.
+            return None if whole is None else (whole * 1_000_000 + int(millis) * 1000) / 1_000_000
+    return _parse(s)
+
+
+_WHOLE_SECONDS: dict[str, int | None] = {}  # "YYYY-MM-DDTHH:MM:SS" -> epoch seconds (None: not a time)
+
+
+def _whole_second(prefix: str) -> int | None:
+    """Epoch seconds of a "YYYY-MM-DDTHH:MM:SS" UTC prefix: events of one second share it."""
+    whole = _WHOLE_SECONDS.get(prefix, False)
+    if whole is False:
+        if len(_WHOLE_SECONDS) >= 4096:
+            _WHOLE_SECONDS.clear()
+        ts = _parse(prefix + "Z")
+        whole = _WHOLE_SECONDS[prefix] = None if ts is None else int(ts)
+    return whole
+
+
+def _parse(s: str) -> float | None:
     if _match(s) is None:  # also rules out naive times and other ISO 8601 forms
         return None
     try:
