@@ -364,8 +364,9 @@ class SessionTracker:
             for sid in self._by_due_minute[minute]:
                 session = self.sessions[sid]
                 if session["last"] + self._guard_s < wm or session["start"] + self._max_guard_s < wm:
-                    due.append((sid, session))
-        for sid, session in sorted(due, key=lambda item: (item[1]["start"], item[0])):
+                    due.append((session["start"], sid, session))  # (start, sid) is unique
+        due.sort()
+        for _start, sid, session in due:
             self.close(sid, session)
         if wm - self._last_orphan_scan >= 60 or wm == INF:
             self._last_orphan_scan = wm
