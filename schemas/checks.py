@@ -124,6 +124,9 @@ def _inline_test(f: Field, i: int, env: dict) -> str | None:
         whole = " and v.is_integer()" if kind is Kind.INTEGER else ""
         above = ">" if f.exclusive_minimum else ">="
         return f"not ((type(v) is int or (type(v) is float{whole})) and v {above} lo{i} and v <= hi{i})"
+    if kind in (Kind.CURRENCY, Kind.COUNTRY):  # as `_code_check`
+        length = 3 if kind is Kind.CURRENCY else 2
+        return f"not (type(v) is str and len(v) == {length} and v.isascii() and v.isalpha() and v.isupper())"
     return None
 
 
