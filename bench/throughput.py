@@ -1,6 +1,7 @@
 """Throughput and latency of one `shoppulse worker` beside the raw aiokafka ceiling, on a real Kafka.
 
-    .venv/bin/python bench/throughput.py [--events N | --quick] [--profile]
+    .venv/bin/python bench/throughput.py [--events N | --quick] [--profile] [--soak [--soak-hours H]]
+    .venv/bin/python bench/throughput.py --modes none --no-latency --soak   # the soak alone
     .venv/bin/python bench/throughput.py --bootstrap HOST:PORT --redis-url URL   # existing services
 
 One run does, for one event per message ("single") and for batch messages of 100
@@ -38,6 +39,19 @@ is read directly (HGET, every 20 ms) because polling /kpis that often would load
 the worker with whole-hash reads; the reported latency adds the median time of
 the equivalent GET /kpis call.
 
+With --soak, last: the events of exactly H simulated hours (--soak-hours, default 2;
+every event that arrives before start + H h, about 500,000 sessions in 2 hours),
+one event per message on fresh topics, and one worker over that backlog as in 3.
+Its VmRSS is sampled with its stream time (the watermark of `/ready`, asked every
+0.1 s; a busy worker answers later), its open-session and state-key gauges at each
+progress report, and its full-state snapshots from its log; reported are the peak
+RSS (VmHWM), the RSS nearest stream minutes 30, 60, 90 and 120, the growth from
+minute 60 (sessions idle 30 min and the first hour windows have closed by then) to
+the end, and a thinned RSS curve. The worker replays the backlog at its own pace,
+so two hours of stream pass in a few minutes: memory held per event time is what
+this measures, and snapshots (every 60 s of wall time) come less often per stream
+hour than live. `--modes none` runs it alone.
+
 Results: a table on stdout and bench/results/latest.json plus a dated copy. The
 run starts its own Kafka and Redis (deploy/local, private run dir and ports) unless
 --bootstrap is given, deletes its topics and Redis keys, and stops what it started.
@@ -50,6 +64,7 @@ import json
 import logging
 import os
 import platform
+import re
 import shlex
 import shutil
 import signal
@@ -61,6 +76,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -84,7 +100,12 @@ MARKER_COUNTRY = "ZZ"
 MARKER_INTERVAL_S = 0.1
 PIPELINE_ONLY_MAX_EVENTS = 200_000
 TARGETS = {"single_events_per_s": 25_000, "batch_events_per_s": 150_000, "batch_ratio": 0.4,
-           "latency_p99_s": 2.0, "metrics_render_s": 0.05, "peak_rss_mib": 1024}
+           "latency_p99_s": 2.0, "metrics_render_s": 0.05, "peak_rss_mib": 1024, "soak_peak_rss_mib": 1024}
+SOAK_SAMPLE_S = 0.1
+SOAK_MARKS_MIN = (30, 60, 90, 120)
+SOAK_CURVE_STEP_MIN = 5
+SNAPSHOT_LINE = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\].*?state snapshot at epoch \d+: "
+                           r"(\d+) records, (\d+) chunks")
 
 
 def say(text: str) -> None:
@@ -171,21 +192,26 @@ class EventSet:
     first_time_s: float
     max_time_s: float
     bytes_total: int
+    sessions: int  # distinct simulated session ids in the clickstream events
 
 
-def build_events(n: int) -> EventSet:
+def build_events(n: float = float("inf"), span_s: float = float("inf")) -> EventSet:
+    """The first `n` simulated events, or every event arriving before SIM_START_S + `span_s`."""
     rows, dumps, size = [], orjson.dumps, 0
-    first, newest = None, float("-inf")
-    for arrival, topic, key, event in simulator.generate_timed(SIM_SEED, SIM_START_S, float("inf"), SESSIONS_PER_S):
+    first, newest, sessions = None, float("-inf"), set()
+    for arrival, topic, key, event in simulator.generate_timed(SIM_SEED, SIM_START_S, span_s, SESSIONS_PER_S):
         value = dumps(event)
         size += len(value)
         rows.append((topic, key.encode() if key is not None else None, value, int(arrival * 1000)))
         t = _event_time_s(event["time"])
         first = t if first is None else min(first, t)
         newest = max(newest, t)
+        if topic == simulator.CLICKSTREAM:
+            sessions.add(event["data"].get("session_id"))
         if len(rows) >= n:
             break
-    return EventSet(rows, first, newest, size)
+    sessions.discard(None)
+    return EventSet(rows, first, newest, size, len(sessions))
 
 
 def _event_time_s(text: str) -> float:
@@ -527,8 +553,27 @@ def wait_until(what: str, check, timeout_s: float, worker: WorkerProcess, interv
     raise RuntimeError(f"timed out after {timeout_s:.0f}s waiting for {what}:\n{worker.log_tail()}")
 
 
-def run_worker_over_backlog(worker: WorkerProcess, events: EventSet, n: int, profile_to: Path | None) -> dict:
-    """Start the worker over the written backlog; time first consume -> all windows final."""
+@dataclass
+class Trace:
+    """The soak's samples: (wall time, watermark, VmRSS KiB) at every poll; per progress report
+    (wall time, watermark, events consumed, state gauges)."""
+
+    rss: list = field(default_factory=list)
+    gauges: list = field(default_factory=list)
+
+
+def state_gauges(text: str) -> dict:
+    """Open sessions and state keys per store, from a /metrics text."""
+    keys = {labels.split('"')[1]: int(v) for labels, v in _labelled(text, "shoppulse_state_keys").items()}
+    return {"open_sessions": int(metric_sum(text, "shoppulse_open_sessions ")), "state_keys": keys}
+
+
+def run_worker_over_backlog(worker: WorkerProcess, events: EventSet, n: int, profile_to: Path | None,
+                            interval_s: float = 0.2, trace: Trace | None = None) -> dict:
+    """Start the worker over the written backlog; time first consume -> all windows final.
+
+    Polls /ready every `interval_s`; with a `trace`, keeps every sample and the state gauges.
+    """
     worker.start()
     spy = _start_py_spy(worker.pid, profile_to) if profile_to else None
     started = time.monotonic()
@@ -544,7 +589,10 @@ def run_worker_over_backlog(worker: WorkerProcess, events: EventSet, n: int, pro
         now = time.monotonic()
         wm = body.get("watermark")
         progress = 0.0 if wm is None else min(1.0, max(0.0, (wm - events.first_time_s) / span))
-        rss_samples.append((round(now - t_first, 2), round(progress, 3), worker.status_kib("VmRSS") // 1024))
+        rss_kib = worker.status_kib("VmRSS")
+        rss_samples.append((round(now - t_first, 2), round(progress, 3), rss_kib // 1024))
+        if trace is not None:
+            trace.rss.append((time.time(), wm, rss_kib))
         if wm is not None and wm >= events.max_time_s - 0.001:
             consumed = metric_sum(worker.metrics(), "shoppulse_events_consumed_total")
             if consumed >= n:
@@ -552,7 +600,10 @@ def run_worker_over_backlog(worker: WorkerProcess, events: EventSet, n: int, pro
                 break
         if now >= next_report:  # also the stall check: neither events consumed nor stream time moved
             next_report = now + 5
-            consumed = metric_sum(worker.metrics(), "shoppulse_events_consumed_total")
+            text = worker.metrics()
+            consumed = metric_sum(text, "shoppulse_events_consumed_total")
+            if trace is not None:
+                trace.gauges.append((time.time(), wm, int(consumed), state_gauges(text)))
             if (consumed, wm) != last_progress:
                 last_progress, last_move = (consumed, wm), now
             say(f"  {consumed:9,.0f} events  stream time {100 * progress:5.1f}%  {now - t_first:6.1f} s  "
@@ -560,7 +611,7 @@ def run_worker_over_backlog(worker: WorkerProcess, events: EventSet, n: int, pro
         if now - t_first > timeout or now - last_move > 60:
             raise RuntimeError(f"worker did not finish within {timeout:.0f}s or made no progress for 60 s:\n"
                                f"{worker.log_tail()}")
-        time.sleep(0.2)
+        time.sleep(interval_s)
     if spy is not None:
         _stop_py_spy(spy)
     seconds = t_done - t_first
@@ -907,6 +958,96 @@ def _quantile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
+# ------------------------------------------------------------------------------- soak
+
+def run_soak(args, prefix: str, run_dir: Path) -> dict:
+    """One worker over exactly `args.soak_hours` simulated hours; its RSS against its stream time."""
+    hours = args.soak_hours
+    say(f"soak: simulating {hours:g} h of events (seed {SIM_SEED}, {SESSIONS_PER_S:g} sessions/s)")
+    events = build_events(span_s=hours * 3600)
+    n = len(events.rows)
+    ns = Namespace(prefix, "soak", run_dir)
+    create_topics(args.bootstrap, list(ns.inputs.values()))
+    say(f"soak: writing {n:,} events of {events.sessions:,} sessions, one per message")
+    count, written, produce_s = asyncio.run(produce(args.bootstrap, singles(events.rows), ns.inputs))
+    assert written == n, (written, n)
+    arrivals = array("d", (ts / 1000 for *_, ts in events.rows))  # only times are needed from here on
+    events.rows.clear()
+    say(f"soak: shoppulse worker, RSS sampled every {SOAK_SAMPLE_S:g} s")
+    worker = WorkerProcess(ns, ns.env(args.bootstrap, args.redis_url, **args.worker_env), args.source)
+    trace = Trace()
+    try:
+        run = run_worker_over_backlog(worker, events, n, None, interval_s=SOAK_SAMPLE_S, trace=trace)
+        end_state = state_gauges(worker.metrics())
+    finally:
+        worker.stop()
+    snapshots = state_snapshots(worker.log_path.read_text(errors="replace"), trace)
+    out = {"simulated_hours": hours, "events": n, "sessions": events.sessions, "messages": count,
+           "produce_s": round(produce_s, 2), "simulated_span_s": round(events.max_time_s - events.first_time_s, 1),
+           **{k: run[k] for k in ("worker_s", "worker_events_per_s", "worker_cpu_s", "worker_events_per_cpu_s",
+                                  "consumed", "rejected", "late", "duplicates", "final_snapshots",
+                                  "peak_rss_mib", "rss_mib_end")},
+           **soak_rss(trace, hours), **soak_state(trace, arrivals, end_state), "state_snapshots": snapshots,
+           "redis_prefix": ns.app_id}
+    say(f"  {n:,} events in {out['worker_s']:.1f} s ({out['worker_events_per_s']:,.0f} events/s), peak RSS "
+        f"{out['peak_rss_mib']:.0f} MiB, growth from minute 60 {out['rss_growth_from_60_min_mib']} MiB")
+    return out
+
+
+def _stream_minute(wm: float) -> float:
+    return (wm - SIM_START_S) / 60
+
+
+def _nearest(points: list, minute: float):
+    return min(points, key=lambda p: abs(p[0] - minute))
+
+
+def soak_rss(trace: Trace, hours: float) -> dict:
+    """RSS at the marks and over the stream, by the worker's stream minute (nearest sample)."""
+    points = [(_stream_minute(wm), kib / 1024) for _t, wm, kib in trace.rss if wm is not None]
+    marks = [m for m in SOAK_MARKS_MIN if m <= hours * 60]
+    at = {str(m): {"stream_minute": round(p[0], 1), "rss_mib": round(p[1], 1)}
+          for m in marks for p in [_nearest(points, m)]}
+    end = points[-1][1]
+    base = _nearest(points, 60)[1] if hours * 60 >= 60 else None
+    curve = list(dict.fromkeys(_nearest(points, m) for m in range(0, int(hours * 60) + 1, SOAK_CURVE_STEP_MIN)))
+    return {"rss_samples_taken": len(trace.rss), "rss_sample_interval_s": SOAK_SAMPLE_S,
+            "rss_at_stream_minute": at, "rss_mib_at_all_final": round(end, 1),
+            "rss_growth_from_60_min_mib": None if base is None else round(end - base, 1),
+            "rss_growth_from_60_min_pct": None if base is None else round(100 * (end - base) / base, 1),
+            "rss_curve": {"fields": ["stream_minute", "rss_mib"],
+                          "values": [[round(m, 1), round(r, 1)] for m, r in curve]}}
+
+
+def soak_state(trace: Trace, arrivals, end_state: dict) -> dict:
+    """Open sessions and state keys per store over the stream (at each progress report) and at the end.
+
+    A backlog is not read evenly: small topics are drained first, so the state at
+    watermark minute m already holds their later events. `read_minute` is the
+    arrival minute of the last event consumed, for comparison.
+    """
+    rows = [(_stream_minute(wm), (arrivals[c - 1] - SIM_START_S) / 60 if c else 0.0, g)
+            for _t, wm, c, g in trace.gauges if wm is not None]
+    near = min(rows, key=lambda r: abs(r[0] - 60)) if rows and rows[-1][0] >= 60 else None
+    return {"state_at_end": end_state,
+            "state_near_60_min": near and {"stream_minute": round(near[0], 1), "read_minute": round(near[1], 1),
+                                           **near[2]},
+            "state_curve": {"fields": ["stream_minute", "read_minute", "open_sessions", "state_keys"],
+                            "values": [[round(m, 1), round(r, 1), g["open_sessions"], g["state_keys"]]
+                                       for m, r, g in rows]}}
+
+
+def state_snapshots(log: str, trace: Trace) -> list[dict]:
+    """The worker's full-state snapshots (log lines), at the stream minute and RSS of the nearest sample."""
+    out = []
+    for stamp, records, chunks in SNAPSHOT_LINE.findall(log):
+        when = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        sample = min(trace.rss, key=lambda r: abs(r[0] - when))
+        out.append({"stream_minute": None if sample[1] is None else round(_stream_minute(sample[1]), 1),
+                    "records": int(records), "chunks": int(chunks), "rss_mib": round(sample[2] / 1024, 1)})
+    return out
+
+
 # ---------------------------------------------------------------------------- exactness
 
 def compare_finals(redis_url: str, prefix_a: str, prefix_b: str) -> dict:
@@ -948,6 +1089,7 @@ def verdicts(result: dict) -> dict:
         "latency_p99_s": (result.get("latency_p99_s"), "<", TARGETS["latency_p99_s"]),
         "metrics_render_s": (result.get("metrics_render_s"), "<", TARGETS["metrics_render_s"]),
         "peak_rss_mib": (result.get("peak_rss_mib"), "<", TARGETS["peak_rss_mib"]),
+        "soak_peak_rss_mib": (result.get("soak", {}).get("peak_rss_mib"), "<", TARGETS["soak_peak_rss_mib"]),
     }
     out = {}
     for name, (value, op, target) in checks.items():
@@ -970,7 +1112,7 @@ def print_table(result: dict) -> None:
                          f"{r['peak_rss_mib']:.0f}", f"{1000 * r['metrics_render_s']:.1f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     print()
-    for row in rows:
+    for row in rows if len(rows) > 1 else ():
         print("  ".join(cell.rjust(w) for cell, w in zip(row, widths)))
     lat = result.get("latency")
     if lat:
@@ -980,6 +1122,8 @@ def print_table(result: dict) -> None:
     if "exact" in result:
         e = result["exact"]
         print(f"single and batch final snapshots identical: {e['identical']} ({e['fields']} serving fields)")
+    if result.get("soak"):
+        print_soak(result["soak"])
     print("\ntargets:")
     for name, v in result["targets"].items():
         mark = {True: "met", False: "NOT met", None: "not measured"}[v["met"]]
@@ -988,6 +1132,30 @@ def print_table(result: dict) -> None:
     print(f"\nmachine: {m['cpus']} x {m['cpu_model']}, {m['ram_gib']} GiB RAM, load average "
           f"{m['load_average_at_start']} at start, {m.get('load_average_at_end')} at end")
     print(f"command: {result['command']}")
+
+
+def print_soak(soak: dict) -> None:
+    marks = ", ".join(f"{m} min {v['rss_mib']:.0f}" for m, v in soak["rss_at_stream_minute"].items())
+    growth = soak["rss_growth_from_60_min_mib"]
+    print(f"\nsoak: {soak['simulated_hours']:g} simulated hours, {soak['events']:,} events, "
+          f"{soak['sessions']:,} sessions, one per message; worker {soak['worker_events_per_s']:,.0f} events/s "
+          f"({soak['worker_s']:.0f} s)")
+    print(f"  RSS MiB: {'at stream time ' + marks + '; ' if marks else ''}at all windows final "
+          f"{soak['rss_mib_at_all_final']:.0f}; peak {soak['peak_rss_mib']:.0f}")
+    if growth is not None:
+        print(f"  growth from minute 60 to the end: {growth:+.1f} MiB ({soak['rss_growth_from_60_min_pct']:+.1f}%)")
+    curve = soak["rss_curve"]["values"]
+    print("  curve (stream minute: MiB): " + ", ".join(f"{m:.0f}: {r:.0f}" for m, r in curve))
+    end, mid = soak["state_at_end"], soak.get("state_near_60_min")
+    keys = ", ".join(f"{k} {v:,}" for k, v in end["state_keys"].items())
+    print(f"  at the end: {end['open_sessions']:,} open sessions; state keys {keys}")
+    if mid:
+        keys = ", ".join(f"{k} {v:,}" for k, v in mid["state_keys"].items())
+        print(f"  near minute {mid['stream_minute']:.0f} (events read through minute {mid['read_minute']:.0f}): "
+              f"{mid['open_sessions']:,} open sessions; state keys {keys}")
+    for snap in soak["state_snapshots"]:
+        print(f"  full state snapshot near minute {snap['stream_minute']}: {snap['records']:,} records, "
+              f"{snap['chunks']} chunks; RSS then {snap['rss_mib']:.0f} MiB")
 
 
 def write_results(result: dict, stamp: str, profiled: bool) -> Path:
@@ -1007,11 +1175,16 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, help="events per mode (default 1,000,000; 100,000 with --quick)")
     parser.add_argument("--quick", action="store_true", help="100,000 events and a 15 s latency run")
-    parser.add_argument("--modes", default="single,batch", help="single, batch or both (default)")
+    parser.add_argument("--modes", default="single,batch", help="single, batch, both (default) or none "
+                        "(e.g. with --soak alone)")
     parser.add_argument("--latency-seconds", type=float, default=30.0, help="length of the latency run")
     parser.add_argument("--latency-rate", type=float, help="events/s of the latency run "
                         "(default: half the single-message worker rate)")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency run")
+    parser.add_argument("--soak", action="store_true", help="last, one worker over exactly --soak-hours simulated "
+                        "hours (one event per message); RSS against stream time")
+    parser.add_argument("--soak-hours", type=float, default=2.0, help="simulated hours of the soak (default 2: "
+                        "about 500,000 sessions, 2.1 million events)")
     parser.add_argument("--profile", action="store_true", help="py-spy profile of the single-message worker "
                         "(bench/results/profile-single-*.txt)")
     parser.add_argument("--bootstrap", help="use this Kafka instead of starting one (needs --redis-url)")
@@ -1033,6 +1206,8 @@ def parse_args(argv):
     if args.quick:
         args.latency_seconds = min(args.latency_seconds, 15.0)
     args.worker_env = dict(item.split("=", 1) for item in args.worker_env)
+    if args.soak_hours <= 0:
+        parser.error("--soak-hours must be positive")
     if args.bootstrap and not args.redis_url:
         parser.error("--bootstrap needs --redis-url")
     return args
@@ -1058,7 +1233,7 @@ def main(argv: list[str] | None = None) -> int:
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     result: dict = {"command": shlex.join([Path(sys.executable).name, "bench/throughput.py", *(argv or sys.argv[1:])]),
                     "started_at": args.stamp, "machine": machine(), "code": code_version(args.source),
-                    "events": args.events,
+                    "events": args.events if modes else None,
                     "settings": {"sessions_per_s": SESSIONS_PER_S, "seed": SIM_SEED, "batch_size": BATCH_SIZE,
                                  "partitions": PARTITIONS, "idle_partition": IDLE_PARTITION,
                                  "marker_interval_s": MARKER_INTERVAL_S, "worker_env": args.worker_env}}
@@ -1066,27 +1241,30 @@ def main(argv: list[str] | None = None) -> int:
         if services:
             services.start()
             args.bootstrap, args.redis_url = services.bootstrap, services.redis_url
-        say(f"simulating {args.events:,} events (seed {SIM_SEED}, {SESSIONS_PER_S:g} sessions/s)")
-        events = build_events(args.events)
-        result["simulated_span_s"] = round(events.max_time_s - events.first_time_s, 1)
-        result["mean_event_bytes"] = round(events.bytes_total / len(events.rows), 1)
-        for mode in modes:
-            result[mode] = run_mode(mode, events, args, prefix, run_dir)
-        if len(modes) == 2:
-            result["exact"] = compare_finals(args.redis_url, result["single"]["redis_prefix"],
-                                             result["batch"]["redis_prefix"])
-        del events
+        if modes:
+            say(f"simulating {args.events:,} events (seed {SIM_SEED}, {SESSIONS_PER_S:g} sessions/s)")
+            events = build_events(args.events)
+            result["simulated_span_s"] = round(events.max_time_s - events.first_time_s, 1)
+            result["mean_event_bytes"] = round(events.bytes_total / len(events.rows), 1)
+            for mode in modes:
+                result[mode] = run_mode(mode, events, args, prefix, run_dir)
+            if len(modes) == 2:
+                result["exact"] = compare_finals(args.redis_url, result["single"]["redis_prefix"],
+                                                 result["batch"]["redis_prefix"])
+            del events
         rate = args.latency_rate or (result["single"]["worker_events_per_s"] / 2 if "single" in result else None)
         if not args.no_latency and rate:
             say(f"latency: live traffic at {rate:,.0f} events/s for {args.latency_seconds:g} s")
             result["latency"] = run_latency(args, rate, prefix, run_dir)
             result["latency_p50_s"] = result["latency"]["p50_s"]
             result["latency_p99_s"] = result["latency"]["p99_s"]
-        measured = [result[m] for m in modes]
+        if args.soak:
+            result["soak"] = run_soak(args, prefix, run_dir)
         if "single" in result:
             result["metrics_render_s"] = result["single"]["metrics_render_s"]
-        result["peak_rss_mib"] = max([m["peak_rss_mib"] for m in measured] +
-                                     [result.get("latency", {}).get("peak_rss_mib", 0)])
+        peaks = [result[m]["peak_rss_mib"] for m in modes] + ([result["latency"]["peak_rss_mib"]]
+                                                              if "latency" in result else [])
+        result["peak_rss_mib"] = max(peaks) if peaks else None  # the soak has its own target
         result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         result["targets"] = verdicts(result)
         dated = write_results(result, args.stamp, args.profile)
