@@ -97,7 +97,7 @@ class ShopPulse:
         self.registry.register(self.kpi_collector)
         self.metrics = OperationalMetrics(self.registry)
         self.serving = ServingStore(settings.redis_url, settings.redis_key_prefix, settings.redis_password)
-        self.state = EngineStateTable(self.app, "engine_state", 1)
+        self.state = EngineStateTable(self.app, "engine_state", 1, _seconds(settings.state_snapshot_interval))
         self._new_engine()
         self.role = "starting"  # then "active" (holds the engine lease) or "standby"
         self.active = False

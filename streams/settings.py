@@ -56,6 +56,7 @@ class Settings:
     store_timezone: str = "UTC"  # IANA zone, e.g. Asia/Shanghai: the hour of sessions_by_hour, revenue_by_hour
     tracked_sources: str = ""  # e.g. "aff-1042,newsletter": sources kept as `source`/`affiliate` labels
     interim_interval: str = "5s"
+    state_snapshot_interval: str = "60s"  # at least this long between full state snapshots (streams/state_table.py)
     batch_max_events: int = 2000
     batch_within: str = "50ms"
     max_label_values: int = 50

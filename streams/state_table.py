@@ -26,6 +26,7 @@ from faust.streams import _current_event
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 512 * 1024  # well under Kafka's default 1 MiB message limit
+FLUSH_EVERY_CHUNKS = 8
 
 
 class _PinnedEvent:
@@ -41,22 +42,31 @@ class _PinnedEvent:
         self.message = SimpleNamespace(topic=topic, partition=partition)
 
 
-def _chunks(items: list, limit: int = CHUNK_BYTES) -> list[bytes]:
-    """Encode (store, key, value) triples into JSON lists of at most about `limit` bytes."""
-    whole = orjson.dumps(items)
-    if len(whole) <= limit:  # the usual batch: one encode call instead of one per item
-        return [whole]
-    chunks, current, size = [], [], 0
+def _chunks(items, limit: int = CHUNK_BYTES):
+    """Encode (store, key, value) triples into JSON lists of at most about `limit` bytes (lazily)."""
+    current, size = [], 0
     for item in items:
         encoded = orjson.dumps(item)
         if current and size + len(encoded) > limit:
-            chunks.append(b"[" + b",".join(current) + b"]")
+            yield b"[" + b",".join(current) + b"]"
             current, size = [], 0
         current.append(encoded)
         size += len(encoded) + 1
-    if current or not chunks:
-        chunks.append(b"[" + b",".join(current) + b"]")
-    return chunks
+    yield b"[" + b",".join(current) + b"]"
+
+
+def _delta_chunks(items: list, limit: int = CHUNK_BYTES) -> list[bytes]:
+    """A batch's changes: usually one chunk, encoded in one call."""
+    whole = orjson.dumps(items)
+    return [whole] if len(whole) <= limit else list(_chunks(items, limit))
+
+
+def _all_items(persisted, offsets: dict[str, int]):
+    """Every (store, key, value) of the state, one at a time."""
+    yield ["offsets", "", offsets]
+    for store in persisted.stores:
+        for key, value in store.encoded_items():
+            yield [store.name, key, value]
 
 
 class EngineStateTable:
@@ -64,6 +74,11 @@ class EngineStateTable:
         self.app = app
         self.partitions = partitions
         self.snapshot_interval_s = snapshot_interval_s
+        # A snapshot costs time proportional to the whole state: write one only once the
+        # deltas since the last weigh as much, so a restart reads at most about twice the
+        # state and a large, slowly changing state is not rewritten every minute.
+        self._snapshot_bytes = 0
+        self._delta_bytes = 0
         # bytes key and value types make Faust store and return raw bytes (not JSON).
         self.table = app.Table(name, default=None, partitions=partitions, key_type=bytes, value_type=bytes,
                                help="KPI engine state: per-batch deltas and periodic snapshots.")
@@ -104,29 +119,34 @@ class EngineStateTable:
         """Write the changes collected so far as one delta (and a snapshot when due)."""
         if self._pending or offsets != self._offsets:
             self.epoch += 1
-            chunks = _chunks([["offsets", "", offsets]] + self._pending)
+            chunks = _delta_chunks([["offsets", "", offsets]] + self._pending)
             for i, chunk in enumerate(chunks):
                 key = f"delta|{self.epoch:012d}|{i}|{len(chunks)}".encode()
                 self._write(key, chunk)
                 self._delta_keys.append(key)
+                self._delta_bytes += len(chunk)
             self._pending = []
             self._offsets = dict(offsets)
-        if persisted is not None and time.monotonic() - self._last_snapshot_at >= self.snapshot_interval_s:
+        if persisted is not None and self._snapshot_due():
             await self.snapshot(persisted, offsets)
+
+    def _snapshot_due(self) -> bool:
+        return (time.monotonic() - self._last_snapshot_at >= self.snapshot_interval_s
+                and self._delta_bytes >= self._snapshot_bytes)
 
     async def snapshot(self, persisted, offsets: dict[str, int]) -> None:
         """Write the full state, then its mark; then drop what it supersedes."""
         await self.app.producer.flush()  # deltas before the snapshot are delivered
-        epoch = self.epoch
-        items = [["offsets", "", offsets]]
-        for store in persisted.stores:
-            items += [[store.name, key, value] for key, value in store.encoded_items()]
-        chunks = _chunks(items)
-        keys = [f"snap|{epoch:012d}|{i}".encode() for i in range(len(chunks))]
-        for key, chunk in zip(keys, chunks):
+        epoch, keys, size = self.epoch, [], 0
+        for chunk in _chunks(_all_items(persisted, offsets)):
+            key = f"snap|{epoch:012d}|{len(keys)}".encode()
             self._write(key, chunk)
+            keys.append(key)
+            size += len(chunk)
+            if len(keys) % FLUSH_EVERY_CHUNKS == 0:
+                await self.app.producer.flush()  # bounds what waits in the producer
         await self.app.producer.flush()
-        self._write(f"snapmark|{epoch:012d}".encode(), orjson.dumps({"chunks": len(chunks)}))
+        self._write(f"snapmark|{epoch:012d}".encode(), orjson.dumps({"chunks": len(keys)}))
         await self.app.producer.flush()
         old_marks = [f"snapmark|{self.snapshot_epoch:012d}".encode()] if self.snapshot_epoch else []
         for key in self._delta_keys + self._snapshot_keys + old_marks:
@@ -134,7 +154,9 @@ class EngineStateTable:
         self._delta_keys, self._snapshot_keys = [], keys
         self.snapshot_epoch = epoch
         self._last_snapshot_at = time.monotonic()
-        log.info("state snapshot at epoch %d: %d records, %d chunks", epoch, len(items), len(chunks))
+        self._snapshot_bytes, self._delta_bytes = size, 0
+        records = 1 + sum(len(store) for store in persisted.stores)
+        log.info("state snapshot at epoch %d: %d records, %d chunks, %.1f MB", epoch, records, len(keys), size / 1e6)
 
     # ------------------------------------------------------------- loading
     def load_into(self, persisted) -> tuple[int, dict[str, int]]:

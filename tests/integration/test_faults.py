@@ -88,17 +88,19 @@ def _consumed(worker: Worker) -> float:
 
 
 def test_kill_9_at_random_points_five_times(tmp_path, event_file):
-    run = Run(tmp_path, event_file)
+    # Full state snapshots every few seconds: restarts load a snapshot plus the deltas after it.
+    run = Run(tmp_path, event_file, state_snapshot_interval="2s")
     rng = random.Random(5)
     worker = Worker(run.ns).start()
     replay = run.replay_in_background()
     try:
         for _ in range(5):
-            time.sleep(rng.uniform(1.0, 4.0))
+            time.sleep(rng.uniform(2.0, 5.0))
             worker.kill9()
             worker = Worker(run.ns).start()
         replay.join(300)
         run.wait_and_compare()
+        assert b"state snapshot at epoch" in worker.log_path.read_bytes()
     finally:
         worker.stop()
 
