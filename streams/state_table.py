@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 512 * 1024  # well under Kafka's default 1 MiB message limit
 FLUSH_EVERY_CHUNKS = 8
+# The table is written all along but read only when a worker takes the engine over, so
+# RocksDB needs little cache; Faust's defaults (2 GiB block cache, 3 x 64 MiB write
+# buffers) would let it grow to gigabytes beside the engine.
+ROCKSDB_OPTIONS = {"block_cache_size": 32 * 1024**2, "block_cache_compressed_size": 16 * 1024**2,
+                   "write_buffer_size": 16 * 1024**2, "max_write_buffer_number": 2}
 
 
 class _PinnedEvent:
@@ -81,6 +86,7 @@ class EngineStateTable:
         self._delta_bytes = 0
         # bytes key and value types make Faust store and return raw bytes (not JSON).
         self.table = app.Table(name, default=None, partitions=partitions, key_type=bytes, value_type=bytes,
+                               options=dict(ROCKSDB_OPTIONS),
                                help="KPI engine state: per-batch deltas and periodic snapshots.")
         self._pinned = {}
         self.epoch = 0  # last epoch written
