@@ -42,7 +42,9 @@ def is_cumulative(key: str) -> bool:
 
 
 def _encode_bucket(bucket: Bucket) -> dict:
-    return {bk: {m: sorted(v) if isinstance(v, set) else v for m, v in ms.items()} for bk, ms in bucket.items()}
+    # Id sets as plain lists: a set's order means nothing and sorting every changed bucket
+    # on every batch cost more than the rest of its encoding.
+    return {bk: {m: list(v) if isinstance(v, set) else v for m, v in ms.items()} for bk, ms in bucket.items()}
 
 
 def _decode_bucket(raw: dict) -> Bucket:

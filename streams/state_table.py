@@ -60,10 +60,28 @@ def _chunks(items, limit: int = CHUNK_BYTES):
     yield b"[" + b",".join(current) + b"]"
 
 
-def _delta_chunks(items: list, limit: int = CHUNK_BYTES) -> list[bytes]:
-    """A batch's changes: usually one chunk, encoded in one call."""
-    whole = orjson.dumps(items)
-    return [whole] if len(whole) <= limit else list(_chunks(items, limit))
+def _delta_chunks(items: list, limit: int = CHUNK_BYTES, slice_items: int = 512) -> list[bytes]:
+    """A batch's changes in chunks of at most about `limit` bytes, a few encode calls in all.
+
+    Slices of items are encoded in one call each and joined while they fit; only a slice
+    that alone exceeds the limit is encoded item by item.
+    """
+    chunks, current, size = [], [], 0
+    for i in range(0, len(items), slice_items):
+        part = items[i:i + slice_items]
+        encoded = orjson.dumps(part)[1:-1]  # the items, without the list's brackets
+        if len(encoded) > limit:
+            pieces = [piece[1:-1] for piece in _chunks(part, limit)]
+        else:
+            pieces = [encoded]
+        for piece in pieces:
+            if current and size + len(piece) > limit:
+                chunks.append(b"[" + b",".join(current) + b"]")
+                current, size = [], 0
+            current.append(piece)
+            size += len(piece) + 1
+    chunks.append(b"[" + b",".join(current) + b"]")
+    return chunks
 
 
 def _all_items(persisted, offsets: dict[str, int]):
