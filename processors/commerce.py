@@ -28,10 +28,14 @@ class OrderTracker:
         self.engine = engine
         self.orders_seen = TrackedStore("orders_seen")  # order_id -> [order time, country]
         self.customers = TrackedStore("customers")  # customer_id -> first order record
+        # Refunds that arrived before their order (another partition may be behind):
+        # order_id -> [[refund time, amount, currency], ...], booked under country "unknown"
+        # until the order names its country.
+        self.early_refunds = TrackedStore("early_refunds")
         self.churn = ChurnTracker(engine)
 
     def stores(self) -> list[TrackedStore]:
-        return [self.orders_seen, self.customers] + self.churn.stores()
+        return [self.orders_seen, self.customers, self.early_refunds] + self.churn.stores()
 
     def handlers(self):
         return {"order_completed": self.on_order_completed, "order_refunded": self.on_order_refunded}
@@ -48,6 +52,7 @@ class OrderTracker:
             return
         cost = sum(float(p.get("cost") or 0) * float(p.get("quantity", 1)) for p in data.get("products") or ())
         self.orders_seen[order_id] = [t, data.get("country") or UNKNOWN]
+        self._rebook_early_refunds(order_id, data.get("country") or UNKNOWN)
         # Money stays in the order's currency (micros); windows convert it when reported.
         record = {"t": t, "oid": order_id, "rev": to_micros(float(data["revenue"])), "cogs": to_micros(cost),
                   "country": data.get("country") or UNKNOWN, "currency": currency}
@@ -106,15 +111,34 @@ class OrderTracker:
         if not self.engine.fx.known(currency):
             self.engine.reject(event, "bad_value:currency", f"no exchange rate for {currency}")
             return
-        order = self.orders_seen.get(data["order_id"])
+        order_id, amount = data["order_id"], float(data["amount"])
+        order = self.orders_seen.get(order_id)
+        if order is None:
+            self.early_refunds[order_id] = self.early_refunds.get(order_id, []) + [[event.time_s, amount, currency]]
         country = order[1] if isinstance(order, list) else UNKNOWN  # orders are kept for a retention period
-        amount = float(data["amount"])
-        self.engine.contribute(EVENT, event.time_s, {"country": country, "currency": currency},
-                               {"net_revenue": -amount, "lifetime_net_revenue": -amount}, currency=currency)
+        self._book_refund(event.time_s, country, amount, currency, sign=1)
+
+    def _book_refund(self, t: float, country: str, amount: float, currency: str, sign: int) -> None:
+        """Contribute a refund (sign -1 takes it back)."""
+        dims, amounts = {"country": country, "currency": currency}, {"net_revenue": -amount,
+                                                                      "lifetime_net_revenue": -amount}
+        if sign < 0:
+            self.engine.retract(EVENT, t, dims, amounts, currency=currency)
+        else:
+            self.engine.contribute(EVENT, t, dims, amounts, currency=currency)
+
+    def _rebook_early_refunds(self, order_id: str, country: str) -> None:
+        """Move refunds that came before their order from country "unknown" to the order's."""
+        for t, amount, currency in self.early_refunds.pop(order_id, None) or ():
+            if country != UNKNOWN:
+                self._book_refund(t, UNKNOWN, amount, currency, sign=-1)
+                self._book_refund(t, country, amount, currency, sign=1)
 
     def expire(self, horizon: float) -> None:
         for order_id in [k for k, v in self.orders_seen.items() if (v[0] if isinstance(v, list) else v) < horizon]:
             self.orders_seen.pop(order_id)
+        for order_id in [k for k, v in self.early_refunds.items() if max(r[0] for r in v) < horizon]:
+            self.early_refunds.pop(order_id)  # the order never came: the refunds stay "unknown"
         self.churn.expire(horizon)
 
 

@@ -117,6 +117,18 @@ def test_money_kpis_in_three_currencies(money, kpi, start, dims, expected, why):
     assert money(kpi, "1h", start, **dims) == expected, why
 
 
+@pytest.fixture(scope="module")
+def money_refund_first():
+    """The same events, but the refund of o-2 arrives before o-2 itself (another partition)."""
+    early = [e for e in MONEY if e.type == "order_refunded" and e.data["order_id"] == "o-2"]
+    return run(early + [e for e in MONEY if e not in early], (H,))[1]
+
+
+@pytest.mark.parametrize(("kpi", "start", "dims", "expected", "why"), MONEY_CASES)
+def test_a_refund_before_its_order_counts_for_the_orders_country(money_refund_first, kpi, start, dims, expected, why):
+    assert money_refund_first(kpi, "1h", start, **dims) == expected, why
+
+
 def test_money_kpis_carry_the_reporting_currency(money):
     record = money.get("clv", "1h", 0)
     assert (record["unit"], record["currency"], record["numerator"], record["denominator"]) == (
