@@ -32,6 +32,7 @@ from .web import register_views
 log = logging.getLogger("shoppulse")
 CATCHING_UP_BATCHES = 10
 GC_YOUNG_THRESHOLD = 50_000
+RETRY_S = 2.0
 
 
 def broker_credentials(settings: Settings):
@@ -103,6 +104,7 @@ class ShopPulse:
         self.active = False
         self.started_consuming = False
         self._lease_granted = asyncio.Event()
+        self._revocations = 0
         self._serving_flush: asyncio.Future | None = None
         self._publishing = asyncio.Lock()  # checkpoints must not interleave
         self._interim_s = _seconds(settings.interim_interval)
@@ -125,7 +127,6 @@ class ShopPulse:
         self.catching_up = False  # far more unread input than one batch (a replay or a restart)
         self.reader: InputReader | None = None
         self._last_interim = 0.0
-        self._took_over_at = time.time()
 
     def _define_topics(self) -> None:
         s, app = self.settings, self.app
@@ -151,8 +152,14 @@ class ShopPulse:
             while not app.should_stop:
                 await self._lease_granted.wait()
                 self._lease_granted.clear()
-                if self._holds_lease():
+                if not self._holds_lease():
+                    continue
+                try:
                     await self._run_engine()
+                except Exception:  # e.g. Kafka unreachable while taking over: try again
+                    log.exception("engine stopped; retrying in %.0f s while the lease is held", RETRY_S)
+                    await asyncio.sleep(RETRY_S)
+                    self._lease_granted.set()
 
         @app.timer(min(1.0, self._interim_s), name="advance_stream_time")
         async def advance_stream_time():
@@ -189,6 +196,7 @@ class ShopPulse:
 
     async def _on_partitions_revoked(self, sender, revoked, **kwargs) -> None:
         """A rebalance starts: stop computing before any other worker can take the lease."""
+        self._revocations += 1  # a take-over still starting up sees it and gives up
         if not self.active:
             return
         self.active = False
@@ -198,7 +206,7 @@ class ShopPulse:
 
     async def _run_engine(self) -> None:
         """Load the state, then compute from every input partition until the lease is revoked."""
-        s = self.settings
+        s, revocations = self.settings, self._revocations
         self._new_engine()
         self.kpi_collector.latest.clear()
         n, offsets = self.state.load_into(self.persisted)
@@ -207,10 +215,13 @@ class ShopPulse:
         _tune_garbage_collector()
         self.reader = InputReader(s.kafka_bootstrap, s.input_topics, client_id=f"{s.app_id}-inputs",
                                   security=aiokafka_security(s))
-        await self.reader.start(offsets)
-        self.loaded = self.active = True
-        log.info("engine lease held: state loaded (%d keys, watermark %s)", n, self.engine.watermark)
         try:
+            await self.reader.start(offsets)
+            if revocations != self._revocations:
+                log.info("engine lease revoked while taking over: not computing")
+                return
+            self.loaded = self.active = True
+            log.info("engine lease held: state loaded (%d keys, watermark %s)", n, self.engine.watermark)
             await self._consume()
         finally:
             self.active = self.loaded = False
