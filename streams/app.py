@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 
 import faust
+from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from processors.engine import KpiEngine
@@ -35,14 +37,16 @@ GC_YOUNG_THRESHOLD = 50_000
 RETRY_S = 2.0
 
 
+def _ssl_context(settings: Settings) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=settings.kafka_ssl_cafile or None)
+
+
 def broker_credentials(settings: Settings):
     """SASL/SSL credentials for Faust's Kafka client, or None for plaintext."""
     protocol = settings.kafka_security_protocol.upper()
     if protocol == "PLAINTEXT":
         return None
-    import ssl
-
-    context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile or None)
+    context = _ssl_context(settings)
     if protocol == "SSL":
         return faust.SSLCredentials(context)
     return faust.SASLCredentials(
@@ -52,13 +56,11 @@ def broker_credentials(settings: Settings):
 
 
 def aiokafka_security(settings: Settings) -> dict:
-    """aiokafka client options for the configured SASL/SSL settings."""
+    """aiokafka client options (the engine's input reader) for the configured SASL/SSL settings."""
     protocol = settings.kafka_security_protocol.upper()
     options: dict = {"security_protocol": protocol}
     if "SSL" in protocol:
-        import ssl
-
-        options["ssl_context"] = ssl.create_default_context(cafile=settings.kafka_ssl_cafile or None)
+        options["ssl_context"] = _ssl_context(settings)
     if protocol.startswith("SASL"):
         options.update(sasl_mechanism=settings.kafka_sasl_mechanism or "PLAIN",
                        sasl_plain_username=settings.kafka_sasl_username,
@@ -177,8 +179,6 @@ class ShopPulse:
     # ------------------------------------------------------------ the lease
     def _holds_lease(self) -> bool:
         """The lease partition and the engine-state table's active partition are both ours."""
-        from faust.types import TP
-
         lease = TP(self.settings.lease_topic, 0) in self.app.consumer.assignment()
         state = TP(self.settings.state_changelog_topic, 0) in self.app.assignor.assigned_actives()
         if lease and not state:
@@ -206,9 +206,7 @@ class ShopPulse:
 
     async def _run_engine(self) -> None:
         """Load the state, then compute from every input partition until the lease is revoked."""
-        s, revocations = self.settings, self._revocations
-        self._new_engine()
-        self.kpi_collector.latest.clear()
+        s, revocations = self.settings, self._revocations  # engine fresh: from __init__ or _forget_engine
         n, offsets = self.state.load_into(self.persisted)
         self.pipeline.resume_from(offsets)
         self.engine.after_load(time.time())
